@@ -1,0 +1,104 @@
+"""Reading weight files safely (`weights_only=True`) with one clear error per user mistake."""
+
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from segood.errors import SegoodError
+
+
+class _Opaque:
+    """Stands in for a non-weight Python object of a checkpoint; builds nothing, runs nothing."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+
+def _opaque_getattr(obj: object, name: str) -> None:
+    return None
+
+
+def _mmengine_globals() -> list:
+    """What an mmengine Runner checkpoint pickles besides tensors: its message hub's
+    HistoryBuffer (whose methods pickle through getattr) and numpy arrays/scalars. The first two
+    become inert stubs (no mmengine code runs); numpy arrays are rebuilt as torch's docs allow."""
+    dtypes = [type(np.dtype(t)) for t in ("bool", "int8", "int16", "int32", "int64", "uint8")]
+    dtypes += [type(np.dtype(t)) for t in ("float16", "float32", "float64")]
+    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    return [
+        (_Opaque, "mmengine.logging.history_buffer.HistoryBuffer"),
+        (_opaque_getattr, "builtins.getattr"),
+        multiarray._reconstruct,
+        multiarray.scalar,
+        np.ndarray,
+        np.dtype,
+        *dtypes,
+    ]
+
+
+def read_weights_file(path: str | Path, what: str) -> object:
+    """torch.load(path) on the CPU with weights_only=True; `what` names the file's role.
+
+    An mmengine checkpoint also holds its message hub, which a plain weights-only load refuses;
+    it is retried with the message hub's objects replaced by inert stubs (still weights-only).
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise SegoodError(f"{what} file {path} does not exist; check the path")
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            with torch.serialization.safe_globals(_mmengine_globals()):
+                return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if "error" in ln.lower()]
+        reason = lines[-1] if lines else (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise SegoodError(
+            f"{what} file {path} could not be read as a PyTorch weights file (corrupt, "
+            f"truncated, or holding Python objects other than tensors: {reason[:200]}); "
+            f"re-download it or re-save it with torch.save(model.state_dict(), path)"
+        ) from e
+
+
+def as_state_dict(obj: object, path: str | Path, what: str, expected: str) -> dict[str, Tensor]:
+    """Unwrap {'state_dict': ...} (mmengine) or {'model': ...} and check str -> Tensor."""
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model"):
+            if key in obj and isinstance(obj[key], Mapping):
+                obj = obj[key]
+                break
+    if (
+        not isinstance(obj, Mapping)
+        or not obj
+        or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
+    ):
+        raise SegoodError(
+            f"{what} file {path} does not hold a state dict (a mapping of names to tensors, "
+            f"got {type(obj).__name__}); expected {expected}"
+        )
+    return dict(obj)
+
+
+def shape_mismatches(
+    state: Mapping[str, Tensor], expected: Mapping[str, Tensor]
+) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """(key, file shape, model shape) for every shared key whose shapes differ."""
+    return [
+        (k, tuple(v.shape), tuple(expected[k].shape))
+        for k, v in state.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
+
+
+def short_list(keys: list[str], n: int = 5) -> str:
+    more = f", ... ({len(keys)} in all)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more

@@ -1,0 +1,164 @@
+"""The scorer contract: shapes, dtypes and input checks shared by every scorer.
+
+A scorer reads model outputs named in `requires` (by default only `logits`). Each output has
+layout (B, C, H, W), or (N, C) for a classifier, which is scored as (N, C, 1, 1) and returned
+as (N,). The math lives in `score`, which always sees 4-D float tensors: fp16/bf16 inputs are
+computed in float32, float64 stays float64. NaN or Inf in any input raises `SegoodError`.
+numpy in -> numpy out; torch in -> torch out (on the input's device).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from segood.errors import SegoodError
+
+
+def _as_4d_float(name: str, value: Any) -> tuple[Tensor, bool]:
+    """(tensor (B, C, H, W) in float32/float64, was_2d). Validates rank and finiteness."""
+    x = torch.as_tensor(value)
+    if x.ndim == 2:
+        x, was_2d = x[:, :, None, None], True  # (N, C) -> (N, C, 1, 1)
+    elif x.ndim == 4:
+        was_2d = False
+    else:
+        raise SegoodError(f"{name} must have shape (B, C, H, W) or (N, C), got {tuple(x.shape)}")
+    if x.shape[1] < 1:
+        raise SegoodError(f"{name} has no channels (shape {tuple(x.shape)})")
+    if x.dtype != torch.float64:  # ints, bool, fp16, bf16 -> float32
+        x = x.to(torch.float32)
+    bad = (~torch.isfinite(x)).sum().item()
+    if bad:
+        raise SegoodError(
+            f"{name} contain {bad} NaN/Inf values out of {x.numel()}; scores would be "
+            "meaningless. Check the model's numerics (e.g. fp16 overflow) before scoring."
+        )
+    return x, was_2d
+
+
+class Scorer:
+    """Base class: maps model outputs to anomaly scores, higher = more anomalous."""
+
+    name: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ("logits",)
+
+    def __call__(self, logits: Any = None, /, **outputs: Any) -> Any:
+        """Score one batch. `logits` may be passed positionally; other outputs by name."""
+        inputs, was_2d, to_numpy = self._prepare(logits, outputs)
+        self._check_ready()
+        scores = self.score(**inputs)  # (B, H, W)
+        if was_2d:
+            scores = scores[:, 0, 0]  # (N,)
+        return scores.cpu().numpy() if to_numpy else scores
+
+    def score(self, **inputs: Tensor) -> Tensor:
+        """The formula: 4-D float inputs -> (B, H, W) scores."""
+        raise NotImplementedError
+
+    def _check_ready(self) -> None:
+        """Raise if the scorer cannot score yet (e.g. not fitted)."""
+
+    def _prepare(self, logits: Any, outputs: dict[str, Any]) -> tuple[dict, bool, bool]:
+        if logits is not None:
+            outputs = {"logits": logits, **outputs}
+        missing = [k for k in self.requires if k not in outputs]
+        if missing:
+            raise SegoodError(
+                f"scorer {self.name!r} needs model outputs {list(self.requires)}; missing {missing}"
+            )
+        to_numpy = isinstance(outputs[self.requires[0]], np.ndarray)
+        inputs, layouts = {}, set()
+        for key in self.requires:
+            inputs[key], was_2d = _as_4d_float(key, outputs[key])
+            layouts.add(was_2d)
+        if len(layouts) > 1:
+            raise SegoodError(f"scorer {self.name!r}: inputs mix (N, C) and (B, C, H, W)")
+        return inputs, layouts.pop(), to_numpy
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({settings})"
+
+
+class FittedScorer(Scorer):
+    """A scorer with statistics fitted on in-distribution data, accumulated batch by batch.
+
+    `update(logits, mask=None)` adds a batch (mask (B, H, W) selects the pixels to use, e.g.
+    to leave out padding or ignore pixels); the scorer can score once it has seen data. The
+    fitted state is a dict of tensors: `state_dict()` / `load_state_dict()`, and `save(path)` /
+    `load(path)` write and read it (atomic write; read with `weights_only=True`).
+    """
+
+    def update(self, logits: Any = None, /, *, mask: Any = None, **outputs: Any) -> None:
+        inputs, _, _ = self._prepare(logits, outputs)
+        first = inputs[self.requires[0]]
+        b, _, h, w = first.shape
+        if mask is None:
+            keep = torch.ones(b, h, w, dtype=torch.bool, device=first.device)
+        else:
+            keep = torch.as_tensor(mask, device=first.device).to(torch.bool)
+            if keep.numel() != b * h * w:
+                raise SegoodError(
+                    f"mask has shape {tuple(keep.shape)}; it must cover the {b} x {h} x {w} "
+                    "scored pixels (or the N samples of (N, C) logits)"
+                )
+            keep = keep.reshape(b, h, w)
+        self.accumulate(keep=keep, **inputs)
+
+    def accumulate(self, keep: Tensor, **inputs: Tensor) -> None:
+        """Add the statistics of the pixels where `keep` (B, H, W) is True."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        raise NotImplementedError
+
+    @property
+    def fitted(self) -> bool:
+        raise NotImplementedError
+
+    def _check_ready(self) -> None:
+        if not self.fitted:
+            raise SegoodError(
+                f"scorer {self.name!r} is not fitted: call .update(logits) on "
+                "in-distribution data first, or .load(path) a saved fit"
+            )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted state atomically (a crash never leaves a half-written file)."""
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        state = {"scorer": self.name, **{k: v.cpu() for k, v in self.state_dict().items()}}
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def load(self, path: str | os.PathLike) -> FittedScorer:
+        """Read a state written by `save` into this scorer; returns self."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise SegoodError(f"no fitted scorer state at {path}") from None
+        except Exception as err:
+            raise SegoodError(f"cannot read fitted scorer state {path}: {err}") from None
+        if not isinstance(state, dict):
+            raise SegoodError(f"{path} is not a fitted scorer state (no state dict inside)")
+        saved = state.pop("scorer", None)
+        if saved != self.name:
+            raise SegoodError(f"{path} holds a fit of scorer {saved!r}, not {self.name!r}")
+        self.load_state_dict(state)
+        return self

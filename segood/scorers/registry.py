@@ -1,0 +1,43 @@
+"""Name -> scorer class. A scorer module registers itself with `@register("name")`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from segood.errors import SegoodError
+
+S = TypeVar("S", bound=type)
+
+_SCORERS: dict[str, type] = {}
+
+
+def register(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[S], S]:
+    """Class decorator: make a scorer class available as `get(name)` (and under each alias)."""
+
+    def decorate(cls: S) -> S:
+        for key in (name, *aliases):
+            if key in _SCORERS and _SCORERS[key] is not cls:
+                raise RuntimeError(f"scorer name {key!r} is registered twice")
+            _SCORERS[key] = cls
+        cls.name = name
+        return cls
+
+    return decorate
+
+
+def available() -> list[str]:
+    """Every registered scorer name (aliases included), sorted."""
+    return sorted(_SCORERS)
+
+
+def get(name: str, **kwargs):
+    """A new scorer instance for a registered name, configured by `kwargs`."""
+    try:
+        cls = _SCORERS[name]
+    except KeyError:
+        raise SegoodError(f"unknown scorer {name!r}; available: {', '.join(available())}") from None
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        raise SegoodError(f"scorer {name!r}: bad settings {kwargs}: {err}") from None
