@@ -1,0 +1,79 @@
+"""StreetHazards (Hendrycks et al., ICML 2022): CARLA scenes with 250 kinds of inserted anomalies.
+
+Published layout (root = the folder holding `train/` and `test/` after extracting
+streethazards_train.tar and streethazards_test.tar); towns are found by listing:
+
+    train/images/training/<town>/*.png      train/annotations/training/<town>/*.png    (t1-t3)
+    train/images/validation/<town>/*.png    train/annotations/validation/<town>/*.png  (t4)
+    test/images/test/<town>/*.png           test/annotations/test/<town>/*.png         (t5, t6)
+
+Annotations are single-channel PNGs with raw values 1..14; the loader subtracts 1, giving
+class ids 0..13 with 13 = anomaly (test only). The scene generator in sim/ writes the same layout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from segood.data.base import SegDataset
+from segood.data.layout import PairScan, layout_error, require_root, scan_towns
+
+# split -> (top folder, sub folder)
+_FOLDERS = {"train": ("train", "training"), "validation": ("train", "validation"),
+            "test": ("test", "test")}  # fmt: skip
+
+
+class StreetHazards(SegDataset):
+    """StreetHazards split "train", "validation" or "test"; items as in `SegDataset`."""
+
+    NAME = "StreetHazards"
+    CLASSES = (
+        "unlabeled", "building", "fence", "other", "pedestrian", "pole", "road line", "road",
+        "sidewalk", "vegetation", "car", "wall", "traffic sign", "anomaly",
+    )  # fmt: skip
+    # CARLA 0.9's CityScapes palette for 0..12, the maintainers' colour for the anomaly.
+    PALETTE = (
+        (0, 0, 0), (70, 70, 70), (190, 153, 153), (250, 170, 160), (220, 20, 60),
+        (153, 153, 153), (157, 234, 50), (128, 64, 128), (244, 35, 232), (107, 142, 35),
+        (0, 0, 142), (102, 102, 156), (220, 220, 0), (60, 250, 240),
+    )  # fmt: skip
+    num_classes = 13
+    anomaly_ids = (13,)
+    background_id = 0
+    SPLIT_ALIASES: ClassVar[dict[str, str]] = {
+        "train": "train", "validation": "validation", "val": "validation", "test": "test",
+    }  # fmt: skip
+    EXPECTED_LAYOUT = """\
+<root>/
+├── train/
+│   ├── images/
+│   │   ├── training/<town>/*.png      (towns t1, t2, t3)
+│   │   └── validation/<town>/*.png    (town t4)
+│   └── annotations/
+│       ├── training/<town>/*.png      (same file names as the images)
+│       └── validation/<town>/*.png
+└── test/
+    ├── images/test/<town>/*.png       (towns t5, t6)
+    └── annotations/test/<town>/*.png
+"""
+
+    @staticmethod
+    def split_dirs(root: Path, split: str) -> tuple[Path, Path]:
+        """(image folder, annotation folder) of a canonical split."""
+        top, sub = _FOLDERS[split]
+        return root / top / "images" / sub, root / top / "annotations" / sub
+
+    @classmethod
+    def scan(cls, root: Path, split: str) -> PairScan:
+        require_root(root, cls.NAME, cls.EXPECTED_LAYOUT)
+        image_dir, label_dir = cls.split_dirs(root, split)
+        missing = [d for d in (image_dir, label_dir) if not d.is_dir()]
+        if missing:
+            names = " and ".join(str(d) for d in missing)
+            raise layout_error(
+                f"{cls.NAME} split {split!r}: {names} not found; is {root} the folder that "
+                "holds train/ and test/?",
+                cls.EXPECTED_LAYOUT,
+            )
+        return scan_towns(image_dir, label_dir, ".png", ".png")
