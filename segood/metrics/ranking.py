@@ -44,6 +44,7 @@ class RankCounts:
     neg_below: np.ndarray  # (m,) int64: negatives < v_j
     neg_equal: np.ndarray  # (m,) int64: negatives == v_j
     n_neg: int
+    pos_values: np.ndarray | None = None  # (m,) the distinct positive values v_j
 
     @property
     def n_pos(self) -> int:
@@ -69,6 +70,7 @@ def rank_counts_sorted(
         neg_below=lo.astype(np.int64),
         neg_equal=(hi - lo).astype(np.int64),
         n_neg=n_neg,
+        pos_values=pos_values,
     )
 
 
@@ -91,7 +93,7 @@ def rank_counts(scores: np.ndarray, is_anomaly: np.ndarray) -> RankCounts:
         lo = np.searchsorted(part, pos_values, side="left")
         below += lo
         equal += np.searchsorted(part, pos_values, side="right") - lo
-    return RankCounts(pos_count.astype(np.int64), below, equal, n_neg)
+    return RankCounts(pos_count.astype(np.int64), below, equal, n_neg, pos_values)
 
 
 _PARALLEL_MIN = 1 << 17  # below this many values one sort is as fast as threads
@@ -115,7 +117,7 @@ def auroc(rc: RankCounts) -> float:
     return wins / (2 * rc.n_pos * rc.n_neg)
 
 
-def _levels(rc: RankCounts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def levels(rc: RankCounts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per distinct positive value v_j: (#pos >= v_j, #neg >= v_j, #neg > v_j)."""
     tp = np.cumsum(rc.pos_count[::-1])[::-1]
     fp_ge = rc.n_neg - rc.neg_below
@@ -125,7 +127,7 @@ def _levels(rc: RankCounts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def average_precision(rc: RankCounts, rule: str = "step") -> float:
     """Area under the precision-recall curve, `rule` "step" (sklearn AP) or "trapezoid"."""
-    tp, fp_ge, fp_gt = _levels(rc)
+    tp, fp_ge, fp_gt = levels(rc)
     n_pos = tp[0]
     precision_at = tp / (tp + fp_ge)  # at threshold v_j
     recall = tp / n_pos
@@ -147,7 +149,7 @@ def average_precision(rc: RankCounts, rule: str = "step") -> float:
 
 def fpr_at_recall(rc: RankCounts, rule: str = "nearest", level: float = RECALL_LEVEL) -> float:
     """False-positive rate at `level` true-positive rate, by `rule` "nearest" or "first"."""
-    tp, fp_ge, fp_gt = _levels(rc)
+    tp, fp_ge, fp_gt = levels(rc)
     recall = tp / tp[0]
     if rule == "nearest":
         # The reference's points, lowest threshold first: full recall at v_0, then for each

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from segood.errors import SegoodError
 from segood.models.heads import conv_bn_relu
+from segood.scorers.autoencoder import reconstruction_error  # noqa: F401  (the AE score)
 
 
 def down_block(in_ch: int, out_ch: int) -> nn.Sequential:
@@ -90,11 +91,3 @@ class AutoEncoder(nn.Module):
                 f"AutoEncoder expects (B, {self.in_channels}, H, W) images, got {tuple(x.shape)}"
             )
         return self.decode(self.encode(x), x.shape[-2:])
-
-
-def reconstruction_error(x: Tensor, x_hat: Tensor) -> Tensor:
-    """AE anomaly score: per-pixel squared error averaged over channels, (B, C, H, W) ->
-    (B, H, W); higher = more anomalous."""
-    if x.shape != x_hat.shape:
-        raise ValueError(f"x {tuple(x.shape)} and x_hat {tuple(x_hat.shape)} differ in shape")
-    return (x - x_hat).pow(2).mean(dim=1)

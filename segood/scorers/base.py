@@ -2,9 +2,15 @@
 
 A scorer reads model outputs named in `requires` (by default only `logits`). Each output has
 layout (B, C, H, W), or (N, C) for a classifier, which is scored as (N, C, 1, 1) and returned
-as (N,). The math lives in `score`, which always sees 4-D float tensors: fp16/bf16 inputs are
-computed in float32, float64 stays float64. NaN or Inf in any input raises `SegoodError`.
-numpy in -> numpy out; torch in -> torch out (on the input's device).
+as (N,). Outputs named in `stacked` carry a leading axis of T passes (MC dropout):
+(T, B, C, H, W) or (T, N, C). The math lives in `score`, which always sees 4-D (or stacked 5-D)
+float tensors: fp16/bf16 inputs are computed in float32, float64 stays float64. NaN or Inf in
+any input raises `SegoodError`. numpy in -> numpy out; torch in -> torch out (same device).
+
+The model outputs a scorer can ask for (what the evaluation produces, at image resolution):
+`logits` (B, C, H, W); `features` (B, D, h, w) decoder features; `confidence` (B, 1, H, W) of
+a confidence branch; `dropout_logits` (T, B, C, H, W) from T passes with dropout on; `image`
+and `reconstruction` (B, 3, H, W), the normalised input and an autoencoder's output.
 """
 
 from __future__ import annotations
@@ -20,16 +26,21 @@ from torch import Tensor
 from segood.errors import SegoodError
 
 
-def _as_4d_float(name: str, value: Any) -> tuple[Tensor, bool]:
-    """(tensor (B, C, H, W) in float32/float64, was_2d). Validates rank and finiteness."""
+def _as_4d_float(name: str, value: Any, stacked: bool = False) -> tuple[Tensor, bool]:
+    """(tensor (B, C, H, W) in float32/float64, was_2d). Validates rank and finiteness.
+
+    With `stacked`, a leading passes axis is kept: (T, B, C, H, W) or (T, N, C) -> 5-D.
+    """
     x = torch.as_tensor(value)
-    if x.ndim == 2:
-        x, was_2d = x[:, :, None, None], True  # (N, C) -> (N, C, 1, 1)
-    elif x.ndim == 4:
+    lead = 1 if stacked else 0
+    if x.ndim == 2 + lead:
+        x, was_2d = x[..., None, None], True  # (N, C) -> (N, C, 1, 1)
+    elif x.ndim == 4 + lead:
         was_2d = False
     else:
-        raise SegoodError(f"{name} must have shape (B, C, H, W) or (N, C), got {tuple(x.shape)}")
-    if x.shape[1] < 1:
+        want = "(T, B, C, H, W) or (T, N, C)" if stacked else "(B, C, H, W) or (N, C)"
+        raise SegoodError(f"{name} must have shape {want}, got {tuple(x.shape)}")
+    if x.shape[1 + lead] < 1:
         raise SegoodError(f"{name} has no channels (shape {tuple(x.shape)})")
     if x.dtype != torch.float64:  # ints, bool, fp16, bf16 -> float32
         x = x.to(torch.float32)
@@ -47,6 +58,7 @@ class Scorer:
 
     name: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ("logits",)
+    stacked: ClassVar[frozenset[str]] = frozenset()
 
     def __call__(self, logits: Any = None, /, **outputs: Any) -> Any:
         """Score one batch. `logits` may be passed positionally; other outputs by name."""
@@ -75,7 +87,7 @@ class Scorer:
         to_numpy = isinstance(outputs[self.requires[0]], np.ndarray)
         inputs, layouts = {}, set()
         for key in self.requires:
-            inputs[key], was_2d = _as_4d_float(key, outputs[key])
+            inputs[key], was_2d = _as_4d_float(key, outputs[key], key in self.stacked)
             layouts.add(was_2d)
         if len(layouts) > 1:
             raise SegoodError(f"scorer {self.name!r}: inputs mix (N, C) and (B, C, H, W)")
