@@ -20,3 +20,10 @@ def test_absent_class_is_left_out_and_anomaly_ids_ignored():
     cm = confusion_matrix(pred, label, num_classes=3)
     assert cm.sum() == 2
     assert mean_iou(cm) == 1.0  # only class 0 appears
+
+
+def test_absent_class_is_nan_not_zero_and_nothing_is_nan():
+    cm = np.array([[2, 0, 0], [0, 0, 0], [0, 0, 3]])
+    iou = iou_per_class(cm)
+    assert iou[0] == 1 and np.isnan(iou[1]) and iou[2] == 1 and mean_iou(cm) == 1
+    assert np.isnan(mean_iou(np.zeros((2, 2))))

@@ -1,0 +1,225 @@
+"""mmengine model wrappers: `SegModel` trains a PSPNet (optionally with the confidence branch),
+`AEModel` trains the autoencoder baseline. Both take a `seg_collate` batch:
+`forward(inputs (B, 3, H, W), data_samples=dict(labels, valid, sizes, names), mode)`.
+
+The wrapped network lives in `self.model`, so a checkpoint's state dict is the network's under a
+`model.` prefix and `segood.models.load_model_weights` loads it strictly into a bare PSPNet /
+AutoEncoder. Training-only state (the confidence branch's lambda) is a non-persistent buffer
+that `TrainStateHook` stores in the checkpoint's `train_state` entry and restores on resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.model import BaseModel
+from mmengine.registry import MODELS
+from torch import Tensor
+
+from segood.data import IGNORE_INDEX
+from segood.errors import SegoodError
+from segood.models import (
+    AdaptiveLambda,
+    build_model,
+    confidence_branch_loss,
+    reconstruction_error,
+    reconstruction_loss,
+)
+
+LOSS_AT = ("full", "feature")
+
+
+def ce_loss(logits: Tensor, target: Tensor, ignore_index: int) -> Tensor:
+    """Cross-entropy averaged over non-ignored pixels; 0 (not NaN) if every pixel is ignored."""
+    total = F.cross_entropy(logits.float(), target, ignore_index=ignore_index, reduction="sum")
+    return total / (target != ignore_index).sum().clamp_min(1)
+
+
+def nearest_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
+    """(B, H, W) class ids -> (B, *size), nearest neighbour (the reference's 1/8 labels)."""
+    if tuple(labels.shape[-2:]) == tuple(size):
+        return labels
+    return F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
+
+
+def _preprocessor(cfg: Mapping | None, channels_last: bool) -> dict:
+    cfg = dict(cfg or {"type": "SegDataPreprocessor"})
+    if cfg.get("type") == "SegDataPreprocessor":
+        cfg.setdefault("channels_last", channels_last)
+    return cfg
+
+
+@MODELS.register_module()
+class SegModel(BaseModel):
+    """PSPNet training: CE(ignore_index) on the main head + `aux_weight` x CE on the layer3 head.
+
+    model: `segood.models.build_model` config (type="PSPNet", ...).
+    loss_at: "full" (logits upsampled to the input, the default) or "feature" (the reference:
+        logits at 1/output_stride against nearest-downsampled labels).
+    confidence: with `model.confidence_branch=True`, dict(lam=0.1, budget=0.3): the main CE is
+        replaced by the DeVries & Taylor loss (hint on a random half of the samples) and lambda
+        adapts after every step from the penalty averaged over all processes.
+    """
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        ignore_index: int = IGNORE_INDEX,
+        loss_at: str = "full",
+        confidence: Mapping[str, float] | None = None,
+        channels_last: bool = False,
+        data_preprocessor: Mapping | None = None,
+        init_cfg: Mapping | None = None,
+    ) -> None:
+        super().__init__(_preprocessor(data_preprocessor, channels_last), init_cfg)
+        if loss_at not in LOSS_AT:
+            raise SegoodError(f"model.loss_at={loss_at!r} must be one of {LOSS_AT}")
+        self.model = build_model(model)
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.ignore_index = ignore_index
+        self.loss_at = loss_at
+        self.with_confidence = getattr(self.model, "confidence_head", None) is not None
+        conf = {"lam": 0.1, "budget": 0.3, **dict(confidence or {})}
+        unknown = set(conf) - {"lam", "budget"}
+        if unknown:
+            raise SegoodError(
+                f"model.confidence has unknown keys {sorted(unknown)}; use lam, budget"
+            )
+        self.budget = float(conf["budget"])
+        # float64 so the /0.99, /1.01 updates match AdaptiveLambda exactly; saved by
+        # TrainStateHook (non-persistent: the checkpoint's state_dict stays the network's)
+        self.register_buffer(
+            "conf_lambda", torch.tensor(float(conf["lam"]), dtype=torch.float64), persistent=False
+        )
+
+    # --- training state outside the network weights (see TrainStateHook) ---
+    def train_state_dict(self) -> dict[str, float]:
+        return {"conf_lambda": float(self.conf_lambda)} if self.with_confidence else {}
+
+    def load_train_state_dict(self, state: Mapping[str, float]) -> None:
+        if "conf_lambda" in state:
+            self.conf_lambda.fill_(float(state["conf_lambda"]))
+
+    def forward(
+        self, inputs: Tensor, data_samples: Mapping[str, Any] | None = None, mode: str = "tensor"
+    ) -> dict[str, Tensor] | list[dict[str, Any]] | Tensor:
+        if mode == "loss":
+            return self.loss(inputs, data_samples)
+        if mode == "predict":
+            return self.predict(inputs, data_samples)
+        if mode == "tensor":
+            return self.model(inputs)
+        raise ValueError(f"mode={mode!r} must be 'loss', 'predict' or 'tensor'")
+
+    def loss(self, inputs: Tensor, data_samples: Mapping[str, Any]) -> dict[str, Tensor]:
+        labels = data_samples["labels"]  # (B, H, W)
+        layer3, layer4 = self.model.forward_encoder(inputs)
+        size = tuple(inputs.shape[-2:]) if self.loss_at == "full" else tuple(layer4.shape[-2:])
+        target = nearest_labels(labels, size)  # (B, h, w)
+        out = self.model.forward_heads(layer3, layer4, size)
+        losses: dict[str, Tensor] = {}
+        if self.with_confidence:
+            lam = float(self.conf_lambda)
+            conf = confidence_branch_loss(
+                out.logits, out.confidence, target, lam, ignore_index=self.ignore_index
+            )
+            losses["loss_conf"] = conf.loss
+            losses["conf_nll"] = conf.nll.detach()
+            losses["conf_penalty"] = conf.penalty.detach()
+            losses["conf_lambda"] = torch.tensor(lam, device=inputs.device)
+            self._update_lambda(conf.penalty.detach())
+        else:
+            losses["loss_ce"] = ce_loss(out.logits, target, self.ignore_index)
+        if out.aux_logits is not None:
+            aux = ce_loss(out.aux_logits, target, self.ignore_index)
+            losses["loss_aux"] = self.model.aux_weight * aux
+        return losses
+
+    @torch.no_grad()
+    def _update_lambda(self, penalty: Tensor) -> None:
+        """lambda /= 0.99 if the (all-process mean) penalty >= budget else /= 1.01."""
+        penalty = penalty.float().clone()
+        if get_world_size() > 1:
+            all_reduce(penalty, op="mean")
+        rule = AdaptiveLambda(float(self.conf_lambda), self.budget)
+        self.conf_lambda.fill_(rule.update(penalty))
+
+    @torch.no_grad()
+    def predict(
+        self, inputs: Tensor, data_samples: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Per image: `pred` (h, w) argmax, `label` (h, w) if given, `confidence` with the
+        branch; cropped to the image's size before padding."""
+        out = self.model(inputs, return_features=True)
+        preds = out.logits.argmax(dim=1)  # (B, H, W)
+        return _per_image(
+            data_samples,
+            len(inputs),
+            pred=preds,
+            confidence=out.confidence,
+        )
+
+
+@MODELS.register_module()
+class AEModel(BaseModel):
+    """Autoencoder training: pixel reconstruction loss (the AutoEncoder's `loss`, MSE or L1) on
+    in-distribution images, over real pixels only (batch padding is excluded)."""
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        channels_last: bool = False,
+        data_preprocessor: Mapping | None = None,
+        init_cfg: Mapping | None = None,
+    ) -> None:
+        super().__init__(_preprocessor(data_preprocessor, channels_last), init_cfg)
+        self.model = build_model(model)
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
+    def forward(
+        self, inputs: Tensor, data_samples: Mapping[str, Any] | None = None, mode: str = "tensor"
+    ) -> dict[str, Tensor] | list[dict[str, Any]] | Tensor:
+        if mode == "loss":
+            return {"loss_rec": self.loss(inputs, data_samples)}
+        if mode == "predict":
+            score = reconstruction_error(inputs, self.model(inputs))  # (B, H, W)
+            return _per_image(data_samples, len(inputs), score=score)
+        if mode == "tensor":
+            return self.model(inputs)
+        raise ValueError(f"mode={mode!r} must be 'loss', 'predict' or 'tensor'")
+
+    def loss(self, inputs: Tensor, data_samples: Mapping[str, Any] | None) -> Tensor:
+        x_hat = self.model(inputs)
+        valid = None if data_samples is None else data_samples.get("valid")
+        if valid is None or bool(valid.all()):
+            return reconstruction_loss(x_hat, inputs, kind=self.model.loss)
+        diff = x_hat - inputs
+        err = diff.pow(2) if self.model.loss == "mse" else diff.abs()  # (B, C, H, W)
+        mask = valid[:, None].to(err.dtype)
+        return (err * mask).sum() / (mask.sum() * err.shape[1]).clamp_min(1)
+
+
+def _per_image(
+    data_samples: Mapping[str, Any] | None, batch: int, **maps: Tensor | None
+) -> list[dict[str, Any]]:
+    """Split batched (B, H, W) maps into per-image dicts, cropped to each image's size."""
+    data_samples = data_samples or {}
+    sizes = data_samples.get("sizes")
+    labels = data_samples.get("labels")
+    names = data_samples.get("names")
+    results = []
+    for i in range(batch):
+        h, w = sizes[i] if sizes is not None else next(m for m in maps.values()).shape[-2:]
+        item: dict[str, Any] = {k: m[i, :h, :w] for k, m in maps.items() if m is not None}
+        if labels is not None:
+            item["label"] = labels[i, :h, :w]
+        if names is not None:
+            item["name"] = names[i]
+        results.append(item)
+    return results

@@ -1,0 +1,160 @@
+"""Config loading and Runner construction shared by tools/train.py, the tests and the benchmark.
+
+`load_config(path, options)` reads an mmengine Python config (`_base_` inheritance) and applies
+`--cfg-options`; a `data_root=...` option reaches every dataset and the `evaluation` record.
+`build_runner(cfg, ...)` fills in the work dir, the launcher and resume flag, adapts the
+distributed backend (gloo without CUDA) and drops TensorBoard when it is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
+from mmengine.runner import Runner
+
+from segood.errors import SegoodError
+
+DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
+
+
+def load_config(path: str | Path, options: Mapping[str, Any] | None = None) -> Config:
+    """Config.fromfile(path) + options (dotted keys), with one clear error if it fails."""
+    path = Path(path)
+    if not path.is_file():
+        raise SegoodError(f"config file {path} does not exist; pass a file from configs/")
+    if path.suffix != ".py":
+        raise SegoodError(f"config file {path} must be a Python config (.py)")
+    try:
+        cfg = Config.fromfile(str(path))
+    except Exception as e:  # syntax errors, missing _base_ files, bad imports
+        raise SegoodError(f"config file {path} could not be loaded: {type(e).__name__}: {e}") from e
+    options = dict(options or {})
+    if options:
+        cfg.merge_from_dict(options)
+    if "data_root" in options:
+        set_data_root(cfg, options["data_root"])
+    check_config(cfg, path)
+    return cfg
+
+
+def set_data_root(cfg: Config, data_root: str) -> None:
+    """Point every dataset of the config (and the evaluation record) at `data_root`."""
+    for key in DATALOADERS:
+        loader = cfg.get(key)
+        if loader and isinstance(loader.get("dataset"), Mapping):
+            loader["dataset"]["data_root"] = data_root
+    if isinstance(cfg.get("evaluation"), Mapping):
+        cfg["evaluation"]["data_root"] = data_root
+
+
+def check_config(cfg: Config, path: str | Path) -> None:
+    """The keys a training config must have, named with the fix."""
+    for key in ("model", "train_dataloader", "train_cfg", "optim_wrapper"):
+        if key not in cfg:
+            raise SegoodError(f"config {path} has no `{key}`; inherit a file of configs/_base_/")
+
+
+def build_runner(
+    cfg: Config,
+    work_dir: str | Path | None = None,
+    resume: bool = False,
+    launcher: str = "none",
+    config_path: str | Path | None = None,
+) -> Runner:
+    """A Runner for `cfg`; the resolved config is dumped into the work dir by the Runner."""
+    if launcher not in LAUNCHERS:
+        raise SegoodError(f"--launcher {launcher!r} must be one of {LAUNCHERS}")
+    cfg = cfg.copy()
+    if work_dir is not None:
+        cfg.work_dir = str(work_dir)
+    elif not cfg.get("work_dir"):
+        stem = Path(config_path or cfg.filename or "segood").stem
+        cfg.work_dir = str(Path("work_dirs") / stem)
+    cfg.launcher = launcher
+    if not cfg.get("experiment_name"):
+        cfg.experiment_name = _unique_experiment_name(
+            Path(config_path or cfg.filename or "run").stem
+        )
+    if resume:
+        cfg.resume = True
+        if not (Path(cfg.work_dir) / "last_checkpoint").is_file() and not cfg.get("load_from"):
+            print_log(
+                f"--resume: no checkpoint in {cfg.work_dir} yet (no last_checkpoint file); "
+                f"training starts from iteration 0",
+                logger="current",
+                level=logging.WARNING,
+            )
+    if launcher != "none" and not torch.cuda.is_available():
+        _cpu_distributed(cfg, launcher)
+        if cfg.get("sync_bn"):
+            print_log(
+                "sync_bn needs CUDA; training on CPU processes without it",
+                logger="current",
+                level=logging.WARNING,
+            )
+            cfg.sync_bn = None
+    _drop_missing_vis_backends(cfg)
+    try:
+        return Runner.from_cfg(cfg)
+    except SegoodError:
+        raise
+    except (KeyError, TypeError) as e:
+        raise SegoodError(f"config {cfg.filename or config_path}: {user_message(e)}") from e
+
+
+@MODEL_WRAPPERS.register_module()
+class CPUDistributedDataParallel(MMDistributedDataParallel):
+    """MMDistributedDataParallel for CPU processes (DDP takes no device_ids there)."""
+
+    def __init__(self, module: torch.nn.Module, device_ids: Any = None, **kwargs: Any) -> None:
+        super().__init__(module=module, device_ids=None, **kwargs)
+
+
+def _cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Distributed training without CUDA (tests, CPU clusters): gloo, no device ids.
+
+    mmengine's init_dist always calls torch.cuda.set_device, so the process group of a torchrun
+    launch is created here; the Runner then finds it initialised."""
+    cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+    if not cfg.get("model_wrapper_cfg"):
+        cfg.model_wrapper_cfg = dict(type="CPUDistributedDataParallel")
+    if launcher == "pytorch" and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="gloo")
+
+
+_RUNNERS_BUILT: dict[str, int] = {}
+
+
+def _unique_experiment_name(stem: str) -> str:
+    """`stem` for the first Runner of a config in this process, `stem-2`, ... after (mmengine
+    appends the timestamp; its logger, visualizer and message hub are global instances keyed
+    by the name, so two Runners built within one second must not share it)."""
+    n = _RUNNERS_BUILT[stem] = _RUNNERS_BUILT.get(stem, 0) + 1
+    return stem if n == 1 else f"{stem}-{n}"
+
+
+def _drop_missing_vis_backends(cfg: Config) -> None:
+    vis = cfg.get("visualizer")
+    if not vis or not vis.get("vis_backends"):
+        return
+    if importlib.util.find_spec("tensorboard") is None:
+        vis["vis_backends"] = [
+            b for b in vis["vis_backends"] if b.get("type") != "TensorboardVisBackend"
+        ]
+
+
+def user_message(e: BaseException) -> str:
+    """The message of `e` without mmengine's "class `X` in module: " build prefixes."""
+    text = str(e.args[0]) if e.args else str(e)
+    return re.sub(r"^(class `\w+` in [\w.]+: )+", "", text)

@@ -1,0 +1,290 @@
+"""`evaluate`: build the CAOS evaluation of one config from its parts and run it.
+
+The config is a training config of `configs/` (an mmengine Python config): `model` gives the
+network (`SegModel(model=PSPNet ...)`), `evaluation` the dataset (`dataset`, `data_root`,
+`split`, `fit_split`, optionally `scales`). This module turns it and the command-line options
+into an `EvalJob`, runs it, renders panels and writes the reports.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from segood.errors import SegoodError
+from segood.evaluation.inference import AVERAGE_MODES, InferenceSettings
+from segood.evaluation.report import format_table, render_panels, write_reports
+from segood.evaluation.runner import PROTOCOLS, EvalJob, Evaluation, item_name, normalize
+
+CAOS_SCORERS = ("msp", "branch", "background", "mc_dropout", "ae", "maxlogit")
+REFERENCE_SCALES = (300, 375, 450, 525, 600)
+
+
+@dataclass
+class EvalOptions:
+    """The command line of tools/eval_caos.py, as data."""
+
+    config: str
+    checkpoint: str
+    ae_checkpoint: str | None = None
+    branch_checkpoint: str | None = None
+    scorers: list[str] | None = None  # None = the CAOS scorers that can run, + extra
+    extra_scorers: list[str] = field(default_factory=list)
+    protocol: str = "caos"
+    scales: tuple[int, ...] | None = None  # None = the config's, else the reference's
+    full_resolution: bool | None = None
+    average: str = "logits"
+    mc_passes: int = 8
+    out: str = "outputs/eval"
+    resume: bool = False
+    data_root: str | None = None
+    max_images: int | None = None
+    fit_images: int | None = None
+    panels: int = 4
+    component_threshold: float | None = None
+    device: str | None = None
+    cfg_options: dict[str, Any] | None = None
+    progress: bool = True
+
+
+def load_config(path: str, options: dict[str, Any] | None = None):
+    from mmengine.config import Config
+
+    if not Path(path).is_file():
+        raise SegoodError(f"config {path} not found; pass a file from configs/")
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as err:  # syntax errors, bad _base_ paths
+        raise SegoodError(f"cannot read config {path}: {err}") from None
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg
+
+
+def network_config(model_cfg: Any) -> dict:
+    """The `segood.models.build_model` dict inside a training wrapper (SegModel / AEModel)."""
+    cfg = dict(model_cfg)
+    inner = cfg.get("model")
+    return dict(inner) if isinstance(inner, dict) or hasattr(inner, "keys") else cfg
+
+
+def build_network(model_cfg: dict, checkpoint: str, device: str) -> torch.nn.Module:
+    """A network from its config with the checkpoint's weights, in eval mode."""
+    from segood.models import build_model, load_model_weights
+
+    cfg = {**model_cfg, "pretrained": None} if "pretrained" in model_cfg else dict(model_cfg)
+    if not Path(checkpoint).is_file():
+        raise SegoodError(f"checkpoint {checkpoint} not found")
+    model = build_model(cfg)
+    load_model_weights(model, checkpoint, strict=False)
+    return model.to(device).eval()
+
+
+def config_in_checkpoint(path: str) -> dict | None:
+    """The network config saved by mmengine in a checkpoint's meta, if any."""
+    from mmengine.config import Config
+
+    from segood.models.state_dicts import read_weights_file
+
+    raw = read_weights_file(path, "checkpoint")
+    text = raw.get("meta", {}).get("cfg") if isinstance(raw, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return network_config(Config.fromstring(text, ".py").model)
+    except Exception:
+        return None
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def choose_scorers(options: EvalOptions, has_branch: bool) -> tuple[list[str], list[str]]:
+    """(scorers to run, notes on CAOS scorers left out and why)."""
+    if options.scorers:
+        return list(dict.fromkeys(options.scorers + options.extra_scorers)), []
+    names, notes = [], []
+    for name in CAOS_SCORERS:
+        if name == "ae" and not options.ae_checkpoint:
+            notes.append("ae left out: no --ae-checkpoint")
+        elif name == "branch" and not has_branch:
+            notes.append(
+                "branch left out: the model has no confidence branch and no --branch-checkpoint"
+            )
+        else:
+            names.append(name)
+    return list(dict.fromkeys(names + options.extra_scorers)), notes
+
+
+def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, Any] | None:
+    """Run the evaluation; on rank 0 write the reports and return the results."""
+    import segood.scorers as scorers
+    from segood.data import build_dataset
+
+    cfg = load_config(options.config, options.cfg_options)
+    if "evaluation" not in cfg:
+        raise SegoodError(
+            f"config {options.config} has no `evaluation` dict (dataset, data_root, split); "
+            "use a config from configs/ or add one"
+        )
+    spec = dict(cfg.evaluation)
+    device = options.device or default_device()
+    dataset_name = spec["dataset"]
+    root = options.data_root or spec["data_root"]
+    dataset = build_dataset(dataset_name, root, spec.get("split", "test"))
+    fit_split = spec.get("fit_split", "validation")
+    model = build_network(network_config(cfg.model), options.checkpoint, device)
+    branch_model = None
+    if options.branch_checkpoint:
+        branch_cfg = config_in_checkpoint(options.branch_checkpoint) or {
+            **network_config(cfg.model),
+            "confidence_branch": True,
+        }
+        branch_model = build_network(branch_cfg, options.branch_checkpoint, device)
+    autoencoder = None
+    if options.ae_checkpoint:
+        ae_cfg = config_in_checkpoint(options.ae_checkpoint) or {"type": "AutoEncoder"}
+        autoencoder = build_network(ae_cfg, options.ae_checkpoint, device)
+    has_branch = getattr(model, "confidence_head", None) is not None or branch_model is not None
+    names, notes = choose_scorers(options, has_branch)
+    built = {name: scorers.get(name) for name in names}
+    protocols = PROTOCOLS if options.protocol == "all" else (options.protocol,)
+    scales = (
+        options.scales
+        if options.scales is not None
+        else tuple(spec.get("scales", REFERENCE_SCALES))
+    )
+    full = options.full_resolution if options.full_resolution is not None else not scales
+    if options.average not in AVERAGE_MODES:
+        raise SegoodError(f"--average must be one of {AVERAGE_MODES}")
+    settings = InferenceSettings(
+        short_sides=tuple(scales),
+        full_resolution=full,
+        average=options.average,
+        mc_passes=options.mc_passes,
+    )
+    out = Path(options.out)
+    fit_dataset = None
+    if any(isinstance(s, scorers.FittedScorer) for s in built.values()):
+        try:
+            fit_dataset = build_dataset(dataset_name, root, fit_split)
+        except SegoodError as err:
+            raise SegoodError(f"fitted scorers need the {fit_split} split: {err}") from None
+    fingerprint = {
+        "checkpoint": os.path.abspath(options.checkpoint),
+        "checkpoint_bytes": os.path.getsize(options.checkpoint),
+        "checkpoint_mtime": os.path.getmtime(options.checkpoint),
+        "dataset": dataset_name,
+        "fit_split": fit_split,
+    }
+    job = EvalJob(
+        dataset=dataset,
+        model=model,
+        scorers=built,
+        out=out / dataset_name,
+        settings=settings,
+        protocols=tuple(protocols),
+        fit_dataset=fit_dataset,
+        autoencoder=autoencoder,
+        branch_model=branch_model,
+        device=device,
+        resume=options.resume,
+        max_images=options.max_images,
+        fit_images=options.fit_images,
+        component_threshold=options.component_threshold,
+        fingerprint=fingerprint,
+        rank=rank,
+        world=world,
+        progress=options.progress and rank == 0,
+    )
+    evaluation = Evaluation(job)
+    for note in notes:
+        print(f"note: {note}")
+    results = evaluation.run()
+    if results is None:
+        return None
+    results["settings"] = {
+        "config": options.config,
+        "checkpoint": options.checkpoint,
+        "ae_checkpoint": options.ae_checkpoint,
+        "branch_checkpoint": options.branch_checkpoint,
+        "split": dataset.split,
+        "scorers": names,
+        "protocols": list(job.protocols),
+        "scales": list(settings.short_sides),
+        "full_resolution": settings.full_resolution,
+        "average": settings.average,
+        "mc_dropout_passes": settings.mc_passes,
+        "fpr_rule": "nearest",
+        "ap_rule": "step",
+        "device": device,
+        "processes": world,
+    }
+    all_results = _merge_previous(out, {dataset_name: results})
+    write_reports(all_results, out)
+    if options.panels:
+        panel_path = out / f"panels_{dataset_name}.png"
+        _panels(evaluation, options.panels, panel_path)
+        results["panels"] = str(panel_path)
+    return all_results
+
+
+def _merge_previous(out: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """Keep other datasets' entries of an earlier results.json in the same folder."""
+    import json
+
+    path = out / "results.json"
+    if not path.exists():
+        return results
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return results
+    merged = {k: v for k, v in previous.items() if k not in results and isinstance(v, dict)}
+    merged.update(results)
+    return merged
+
+
+def _panels(evaluation: Evaluation, count: int, path: Path) -> None:
+    """Heat-map panels for `count` images with anomalies, evenly spread over the split."""
+    job = evaluation.job
+    ds = job.dataset
+    names = []
+    for _, meta in evaluation.store.read_all():
+        if meta.get("skipped") is None:
+            names.append(meta["name"])
+    if not names:
+        return
+    index_of = {item_name(ds, i): i for i in range(len(ds))}
+    chosen = [names[int(i)] for i in np.linspace(0, len(names) - 1, min(count, len(names)))]
+    rows = []
+    for name in dict.fromkeys(chosen):
+        item = ds[index_of[name]]
+        scores = evaluation.score(evaluation.outputs(normalize(item["image"], job.device), name))
+        step = max(1, item["image"].shape[1] // 480)
+        rows.append(
+            {
+                "image": item["image"][::step, ::step],
+                "label": np.asarray(item["label"])[::step, ::step],
+                "anomaly": np.asarray(ds.is_anomaly(item["label"]), dtype=bool)[::step, ::step],
+                "scores": {k: v[::step, ::step] for k, v in scores.items()},
+            }
+        )
+    render_panels(rows, list(getattr(ds, "PALETTE", [(0, 0, 0)])), path)
+
+
+def print_summary(results: dict[str, Any], out: str) -> None:
+    for protocol in ("caos", "pooled", "components"):
+        if any(protocol in r for r in results.values()):
+            print(format_table(results, protocol))
+            print()
+    for dataset, r in results.items():
+        if "segmentation" in r:
+            print(f"{dataset}: mIoU {100 * r['segmentation']['miou']:.1f}%, {r['images']} images")
+    print(f"reports in {out}/: results.json, .csv, .md, roc_*.png, pr_*.png, panels_*.png")

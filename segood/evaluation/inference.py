@@ -1,0 +1,127 @@
+"""Model outputs for the scorers: one forward pass per scale, everything at image resolution.
+
+`infer` runs the encoder and decoder once per scale and returns the outputs the scorers ask
+for (`Scorer.requires`), resized to the image and averaged over scales:
+- `logits` (1, C, H, W): scale-averaged logits, before any softmax (`average="logits"`). The
+  reference averaged softmax probabilities instead, so its "MaxLogit" was a probability; that
+  behaviour is `average="probs"`, which hands the averaged probabilities to every scorer.
+- `confidence` (1, 1, H, W): the confidence branch's sigmoid output, averaged over scales.
+- `dropout_logits` (T, 1, C, H, W): T MC-dropout passes. Only what dropout touches is rerun:
+  the decoder features are computed once per scale, then dropout + classifier + upsampling run
+  T times (for PSPNet, dropout sits right before the 1x1 classifier).
+- `features` (1, D, h, w): decoder features at the last scale.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+AVERAGE_MODES = ("logits", "probs")
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How the model is run on one image.
+
+    short_sides: the multi-scale short sides (the reference: 300, 375, 450, 525, 600, long side
+        at most `max_long`, sizes rounded up to a multiple of 8); empty = no extra scales.
+    full_resolution: also run at the image's own size (the default when no scale is given).
+    average: "logits" (correct) or "probs" (the reference's behaviour).
+    mc_passes: T, the number of MC-dropout passes.
+    """
+
+    short_sides: tuple[int, ...] = ()
+    full_resolution: bool = True
+    max_long: int = 1000
+    average: str = "logits"
+    mc_passes: int = 8
+
+    def sizes(self, height: int, width: int) -> list[tuple[int, int]]:
+        from segood.data.transforms import eval_sizes
+
+        sizes = (
+            eval_sizes(height, width, self.short_sides, self.max_long) if self.short_sides else []
+        )
+        if self.full_resolution or not sizes:
+            sizes.append((height, width))
+        return sizes
+
+
+def image_seed(name: str) -> int:
+    """A per-image RNG seed, so dropout passes do not depend on order, shard or resume."""
+    return zlib.crc32(name.encode())
+
+
+@torch.no_grad()
+def infer(
+    model: nn.Module,
+    image: Tensor,
+    settings: InferenceSettings,
+    needs: set[str],
+    seed: int = 0,
+) -> dict[str, Tensor]:
+    """Outputs named in `needs` for one normalised image (1, 3, H, W); see the module doc."""
+    height, width = image.shape[-2:]
+    full = (height, width)
+    sizes = settings.sizes(height, width)
+    head = model.decode_head
+    out: dict[str, Tensor] = {}
+    logits_sum, conf_sum, mc_sum = None, None, None
+    for index, size in enumerate(sizes):
+        x = (
+            image
+            if tuple(size) == full
+            else F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+        )
+        _, layer4 = model.forward_encoder(x)
+        feats = head.features(layer4)  # (1, D, h, w)
+        logits = model.upsample(head.classify(feats), full)  # (1, C, H, W)
+        if settings.average == "probs":
+            logits = logits.softmax(dim=1)
+        logits_sum = logits if logits_sum is None else logits_sum + logits
+        if "confidence" in needs and getattr(model, "confidence_head", None) is not None:
+            conf = torch.sigmoid(model.upsample(model.confidence_head(feats), full))
+            conf_sum = conf if conf_sum is None else conf_sum + conf
+        if "dropout_logits" in needs:
+            passes = _dropout_passes(model, feats, full, settings, seed + index)
+            mc_sum = passes if mc_sum is None else mc_sum + passes
+        if "features" in needs:
+            out["features"] = feats
+    n = len(sizes)
+    out["logits"] = logits_sum / n
+    if conf_sum is not None:
+        out["confidence"] = conf_sum / n
+    if mc_sum is not None:
+        out["dropout_logits"] = mc_sum / n
+    return out
+
+
+def _dropout_passes(
+    model: nn.Module, feats: Tensor, size: tuple[int, int], settings: InferenceSettings, seed: int
+) -> Tensor:
+    """(T, 1, C, H, W): dropout + classifier + upsampling, T times, on cached features."""
+    head = model.decode_head
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    dropout_was_training = head.dropout.training
+    head.dropout.train()
+    try:
+        passes = []
+        for _ in range(settings.mc_passes):
+            logits = model.upsample(head.classify(feats), size)
+            passes.append(logits.softmax(dim=1) if settings.average == "probs" else logits)
+    finally:
+        head.dropout.train(dropout_was_training)
+        torch.random.set_rng_state(generator_state)
+    return torch.stack(passes)
+
+
+@torch.no_grad()
+def reconstruct(autoencoder: nn.Module, image: Tensor) -> dict[str, Tensor]:
+    """`image` and its autoencoder `reconstruction` (1, 3, H, W), for the AE scorer."""
+    return {"image": image, "reconstruction": autoencoder(image)}

@@ -1,0 +1,250 @@
+"""Results people can look at: the paper's table, JSON/CSV/Markdown, ROC/PR curves, panels."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segood.evaluation.store import atomic_write_bytes
+
+METRIC_ROWS = (("fpr95", "FPR95 ↓"), ("auroc", "AUROC ↑"), ("aupr", "AUPR ↑"))
+COMPONENT_ROWS = (("siou_gt", "sIoU gt ↑"), ("ppv", "PPV ↑"), ("mean_f1", "mean F1 ↑"))
+DATASET_TITLES = {"streethazards": "StreetHazards", "bdd_anomaly": "BDD-Anomaly"}
+
+
+def title(dataset: str) -> str:
+    return DATASET_TITLES.get(dataset, dataset)
+
+
+def table_rows(results: dict[str, Any], protocol: str) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) in the paper's layout: a row per dataset and metric, a column per scorer."""
+    rows_of = COMPONENT_ROWS if protocol == "components" else METRIC_ROWS
+    scorers: list[str] = []
+    for per_dataset in results.values():
+        for name in per_dataset.get(protocol, {}):
+            if name not in scorers:
+                scorers.append(name)
+    header = ["dataset", "metric", *scorers]
+    rows = []
+    for dataset, per_dataset in results.items():
+        if protocol not in per_dataset:
+            continue
+        for key, label in rows_of:
+            cells = [title(dataset), label]
+            for name in scorers:
+                value = per_dataset[protocol].get(name, {}).get(key)
+                cells.append("-" if value is None or value != value else f"{100 * value:.1f}")
+            rows.append(cells)
+    return header, rows
+
+
+def format_table(results: dict[str, Any], protocol: str = "caos") -> str:
+    """A fixed-width table for the terminal (percentages)."""
+    header, rows = table_rows(results, protocol)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [f"{protocol} protocol (percent)"]
+    lines.append(
+        "  ".join(
+            h.ljust(w) if i < 2 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+    )
+    last = None
+    for row in rows:
+        cells = list(row)
+        if cells[0] == last:
+            cells[0] = ""
+        else:
+            last = cells[0]
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+        )
+    return "\n".join(lines)
+
+
+def markdown_table(results: dict[str, Any], protocol: str) -> str:
+    header, rows = table_rows(results, protocol)
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def json_ready(results: dict[str, Any]) -> dict[str, Any]:
+    """The results without the curve samples, with numpy numbers as Python numbers."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if k != "curves"}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        if isinstance(value, np.generic):
+            return value.item()
+        return value
+
+    return clean(results)
+
+
+def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
+    """results.json / .csv / .md, ROC and PR curves per dataset; returns the files written.
+
+    `results` maps dataset -> {protocol -> scorer -> metrics, "segmentation", "images",
+    "settings", "curves"}.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    plain = json_ready(results)
+    path = out / "results.json"
+    atomic_write_bytes(path, lambda f: f.write(json.dumps(plain, indent=2).encode()))
+    written.append(path)
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["dataset", "protocol", "scorer", "metric", "value"])
+    for dataset, per_dataset in plain.items():
+        for protocol in ("caos", "pooled", "components"):
+            for scorer, values in per_dataset.get(protocol, {}).items():
+                for metric, value in values.items():
+                    if isinstance(value, int | float):
+                        writer.writerow([dataset, protocol, scorer, metric, value])
+    path = out / "results.csv"
+    atomic_write_bytes(path, lambda f: f.write(buffer.getvalue().encode()))
+    written.append(path)
+
+    sections = ["# Results"]
+    for protocol in ("caos", "pooled", "components"):
+        if any(protocol in d for d in plain.values()):
+            sections += [
+                "",
+                f"## {protocol} protocol (percent)",
+                "",
+                markdown_table(plain, protocol),
+            ]
+    sections += ["", "## Segmentation", ""]
+    for dataset, per_dataset in plain.items():
+        seg = per_dataset["segmentation"]
+        sections.append(
+            f"- {title(dataset)}: mIoU {100 * seg['miou']:.1f}% over {per_dataset['images']} images"
+        )
+    sections += ["", "## Settings"]
+    for dataset, per_dataset in plain.items():
+        settings = json.dumps(per_dataset.get("settings", {}), indent=2)
+        sections += ["", f"### {title(dataset)}", "", "```json", settings, "```"]
+    path = out / "results.md"
+    atomic_write_bytes(path, lambda f: f.write(("\n".join(sections) + "\n").encode()))
+    written.append(path)
+
+    for dataset, per_dataset in results.items():
+        if per_dataset.get("curves"):
+            written += plot_curves(per_dataset["curves"], out, dataset)
+    return written
+
+
+def plot_curves(curves: dict[str, tuple], out: Path, dataset: str) -> list[Path]:
+    """ROC and PR curves, one line per scorer, from the weighted pixel samples."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    paths = []
+    for kind in ("roc", "pr"):
+        fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=120)
+        for name, (scores, labels, weights) in curves.items():
+            if labels.all() or not labels.any():
+                continue
+            if kind == "roc":
+                x, y, _ = roc_curve(labels, scores, sample_weight=weights)
+            else:
+                y, x, _ = precision_recall_curve(labels, scores, sample_weight=weights)
+            ax.plot(x, y, label=name, linewidth=1.3)
+        if kind == "roc":
+            ax.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=1)
+            ax.axhline(0.95, color="0.8", linewidth=0.8)
+            ax.set(xlabel="false-positive rate", ylabel="true-positive rate")
+        else:
+            ax.set(xlabel="recall", ylabel="precision")
+        ax.set(
+            title=f"{title(dataset)}: {kind.upper()} (pixel sample)", xlim=(0, 1), ylim=(0, 1.01)
+        )
+        ax.legend(fontsize=8, loc="lower right" if kind == "roc" else "upper right")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        path = out / f"{kind}_{dataset}.png"
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plt.close(fig)
+        atomic_write_bytes(path, lambda f, b=buffer: f.write(b.getvalue()))
+        paths.append(path)
+    return paths
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """The boundary pixels of a boolean mask (mask minus its 4-neighbour erosion)."""
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return mask & ~inner
+
+
+def render_panels(
+    rows: list[dict[str, Any]], palette: list[tuple[int, int, int]], path: Path, top: float = 0.1
+) -> Path:
+    """Figure-4-style panels: image, ground truth, then each scorer's top `top` scores.
+
+    `rows`: dicts with `image` (H, W, 3 uint8), `label` (H, W int), `anomaly` (H, W bool) and
+    `scores` {name: (H, W)}. A scorer's column shows its highest-scoring `top` fraction of
+    pixels in a heat colour over the dimmed image, with the true anomaly outlined in cyan, so
+    what each scorer flags can be compared at a glance.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(rows[0]["scores"])
+    cols = 2 + len(names)
+    fig, axes = plt.subplots(
+        len(rows), cols, figsize=(2.6 * cols, 1.7 * len(rows)), dpi=110, squeeze=False
+    )
+    colours = np.array(palette, dtype=np.uint8)
+    heat = plt.get_cmap("inferno")
+    for r, row in enumerate(rows):
+        image, label = row["image"], np.asarray(row["label"])
+        shown = np.where((label >= 0) & (label < len(colours)), label, 0)
+        gt = colours[shown]
+        gt[(label < 0) | (label >= len(colours))] = 0
+        axes[r, 0].imshow(image)
+        axes[r, 1].imshow(gt)
+        dim = (image.astype(np.float32) * 0.35).astype(np.uint8)
+        edge = _outline(np.asarray(row.get("anomaly", np.zeros(label.shape, bool))))
+        for c, name in enumerate(names, start=2):
+            score = row["scores"][name]
+            ranks = score.argsort(axis=None).argsort().reshape(score.shape) / max(score.size - 1, 1)
+            mask = ranks >= 1 - top
+            panel = dim.copy()
+            strength = (ranks[mask] - (1 - top)) / top  # 0..1 within the top fraction
+            panel[mask] = (heat(0.35 + 0.65 * strength)[:, :3] * 255).astype(np.uint8)
+            panel[edge] = (0, 255, 255)  # the ground-truth anomaly, outlined
+            axes[r, c].imshow(panel)
+        for c, head in enumerate(["image", "ground truth", *names]):
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+            if r == 0:
+                axes[r, c].set_title(head, fontsize=9)
+    fig.tight_layout(pad=0.3)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, lambda f: f.write(buffer.getvalue()))
+    return path

@@ -1,0 +1,97 @@
+"""Resumable, shard-safe storage of evaluation results under one output folder.
+
+Every finished image is one file, `<out>/<dataset>/images/<name>.npz`, written atomically: it
+holds that image's per-image metrics (JSON), its confusion matrix and its curve sample. A
+killed evaluation restarted with `--resume` skips every image whose file exists; files are
+independent of the order, the shard and the process that wrote them, so merging is a union.
+Pooled accumulators are checkpointed per shard in `pooled-rank<R>.npz` with the images they
+hold. Everything is read back with `allow_pickle=False`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call `write(file_object)` into a temp file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> None:
+    payload = dict(arrays)
+    if meta is not None:
+        payload["__meta__"] = np.array(json.dumps(meta))
+    atomic_write_bytes(path, lambda f: np.savez(f, **payload))
+
+
+def load_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if k != "__meta__"}
+        meta = json.loads(str(data["__meta__"])) if "__meta__" in data.files else {}
+    return arrays, meta
+
+
+def safe_name(name: str) -> str:
+    """An image name ("t5/300") as a file name ("t5__300")."""
+    return name.replace(os.sep, "__").replace("/", "__")
+
+
+class ResultStore:
+    """The per-image files of one dataset's evaluation."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.images = self.folder / "images"
+
+    def path(self, name: str) -> Path:
+        return self.images / f"{safe_name(name)}.npz"
+
+    def done(self) -> set[str]:
+        """Names of the images with a finished result file."""
+        if not self.images.is_dir():
+            return set()
+        names = set()
+        for path in self.images.glob("*.npz"):
+            names.add(path.stem)
+        return names
+
+    def is_done(self, name: str, done: set[str]) -> bool:
+        return safe_name(name) in done
+
+    def write(self, name: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        save_npz(self.path(name), arrays, {"name": name, **meta})
+
+    def read_all(self):
+        """Yield (arrays, meta) of every finished image, in name order."""
+        for path in sorted(self.images.glob("*.npz")):
+            yield load_npz(path)
+
+    def clear_temporaries(self) -> None:
+        """Remove temp files an interrupted write left behind."""
+        if self.folder.is_dir():
+            for tmp in self.folder.rglob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
