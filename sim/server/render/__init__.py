@@ -1,0 +1,1 @@
+"""Renderer package (see renderer.py)."""

@@ -1,0 +1,128 @@
+"""Writing frames in the StreetHazards layout, atomically, so a killed run resumes cleanly.
+
+    <out>/<top>/images/<sub>/<town>/<stem>.png        RGB
+    <out>/<top>/annotations/<sub>/<town>/<stem>.png   "L", raw values 1..14 (class id + 1)
+    <out>/<top>/metadata/<sub>/<town>/<stem>.json     town, weather, camera, props
+
+Every file is written to a hidden temporary name in its final folder and renamed into place
+(os.replace is atomic); the metadata goes last and is the commit marker: a frame is done only
+when its metadata exists. `clean` removes temporaries and uncommitted images/annotations left
+by a killed run (only for the frames of the calling shard, so shards may share a folder).
+Hidden names keep temporaries invisible to segood.data's scanner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from sim.plan import stem_frame
+from sim.splits import FOLDERS
+
+TMP_MARK = ".tmp-"
+
+
+@dataclass(frozen=True)
+class FramePaths:
+    image: Path
+    annotation: Path
+    metadata: Path
+
+    def all(self) -> tuple[Path, Path, Path]:
+        return self.image, self.annotation, self.metadata
+
+
+def frame_paths(out: Path, split: str, town: str, stem: str) -> FramePaths:
+    top, sub = FOLDERS[split]
+    base = Path(out) / top
+    return FramePaths(
+        base / "images" / sub / town / f"{stem}.png",
+        base / "annotations" / sub / town / f"{stem}.png",
+        base / "metadata" / sub / town / f"{stem}.json",
+    )
+
+
+def is_done(paths: FramePaths) -> bool:
+    return all(p.is_file() for p in paths.all())
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _png(array: np.ndarray) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        ok, buf = cv2.imencode(".png", array)
+        if not ok:
+            raise OSError(f"PNG encoding failed for {tmp}")
+        tmp.write_bytes(buf.tobytes())
+
+    return write
+
+
+def write_frame(paths: FramePaths, rgb: np.ndarray, annotation: np.ndarray, meta: dict) -> None:
+    """rgb (H, W, 3) uint8 RGB; annotation (H, W) uint8 raw values 1..14; metadata last."""
+    if annotation.dtype != np.uint8 or annotation.ndim != 2:
+        raise ValueError("annotation must be a 2-D uint8 array")
+    _atomic(paths.image, _png(np.ascontiguousarray(rgb[..., ::-1])))
+    _atomic(paths.annotation, _png(annotation))
+    text = json.dumps(meta, indent=1, sort_keys=True)
+    _atomic(paths.metadata, lambda tmp: tmp.write_text(text))
+
+
+def clean(out: Path, split: str, owns: Callable[[int], bool]) -> list[Path]:
+    """Delete temporaries and uncommitted frame files of this shard; returns what went."""
+    top, sub = FOLDERS[split]
+    removed = []
+    base = Path(out) / top
+    meta_root = base / "metadata" / sub
+    for kind in ("images", "annotations", "metadata"):
+        root = base / kind / sub
+        if not root.is_dir():
+            continue
+        for path in root.glob("*/*") if root.is_dir() else []:
+            name = path.name
+            if name.startswith(".") and TMP_MARK in name:
+                stem = name[1:].split(".", 1)[0]
+            elif kind != "metadata" and path.suffix == ".png":
+                stem = path.stem
+                if (meta_root / path.parent.name / f"{stem}.json").is_file():
+                    continue
+            else:
+                continue
+            frame = stem_frame(stem)
+            if frame is not None and owns(frame):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+def read_manifest(out: Path) -> dict:
+    path = Path(out) / "segood_sim.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def update_manifest(out: Path, split: str, entry: dict) -> None:
+    data = read_manifest(out)
+    data.setdefault("splits", {})[split] = entry
+    path = Path(out) / "segood_sim.json"
+    _atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, sort_keys=True)))

@@ -1,0 +1,116 @@
+"""Subprocess helpers for the sim tests: a loopback server per test module, raw RPC calls.
+
+The carla client can crash on a malformed reply, so it only ever runs in a child process; the
+tests talk to the server directly with msgpack when they need to look inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgpack
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env() -> dict:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONUNBUFFERED"] = "1"
+    return e
+
+
+def start_server(port: int, idle: float = 90.0, towns: str | None = None) -> subprocess.Popen:
+    cmd = [PY, "-m", "sim.server", "--port", str(port), "--idle-timeout", str(idle)]
+    if towns:
+        cmd += ["--towns", towns]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server died: {proc.stdout.read().decode()}") from None
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def rpc(port: int, method: str, *args, timeout: float = 10.0):
+    """One raw msgpack-rpc call with CARLA's metadata prefix; returns (error, result)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(msgpack.packb([0, 1, method, [[False], *args]]))
+        unpacker = msgpack.Unpacker(raw=False)
+        while True:
+            data = s.recv(1 << 20)
+            if not data:
+                raise ConnectionError("closed")
+            unpacker.feed(data)
+            for msg in unpacker:
+                return msg[2], msg[3]
+
+
+def status(port: int) -> dict:
+    err, res = rpc(port, "segood_status")
+    assert err is None, err
+    return res[0][1]
+
+
+def generate(
+    port: int, out: Path, *extra: str, timeout: float = 120.0, check: bool = True
+) -> subprocess.CompletedProcess:
+    cmd = [
+        PY,
+        "-m",
+        "sim.generate",
+        "--port",
+        str(port),
+        "--out",
+        str(out),
+        "--width",
+        "96",
+        "--height",
+        "64",
+        "--timeout",
+        "10",
+        "--no-progress",
+        *extra,
+    ]
+    r = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"generator failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def frames(out: Path, kind: str = "metadata") -> list[str]:
+    return sorted(
+        str(p.relative_to(out))
+        for p in Path(out).rglob("*")
+        if p.is_file() and f"/{kind}/" in str(p)
+    )
