@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 demo: $(STAMP)
-	@echo "make demo arrives with issue 7 (the whole pipeline on generated scenes); for now: make test"
+	$(PY) tools/demo.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""`make demo` end to end at toy size: loopback server -> sim.generate -> tools/train.py (three
+models) -> tools/eval_caos.py, then a second run that reuses everything."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
+    out = tmp_path / "demo"
+    command = [
+        sys.executable, "tools/demo.py", "--out", str(out), "--width", "96", "--height", "64",
+        "--train-frames", "4", "--val-frames", "2", "--test-frames", "3", "--anomalies", "3",
+        "--iters", "2", "--ae-iters", "2",
+    ]  # fmt: skip
+    first = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    results = json.loads((out / "report" / "results.json").read_text())["streethazards"]
+    scorers = {"msp", "branch", "background", "mc_dropout", "ae", "maxlogit", "energy", "sml"}
+    assert set(results["caos"]) == scorers
+    assert results["caos"]["msp"]["images_used"] + results["caos"]["msp"]["images_skipped"] == 3
+    for name in ("panels_streethazards.png", "roc_streethazards.png", "results.md"):
+        assert (out / "report" / name).stat().st_size > 0
+    assert "FPR95" in first.stdout and str(out / "report") in first.stdout
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "already generated" in second.stdout and second.stdout.count("already trained") == 3
+    again = json.loads((out / "report" / "results.json").read_text())["streethazards"]
+    assert again["caos"] == results["caos"]

@@ -1,0 +1,194 @@
+#!/usr/bin/env python
+"""`make demo`: the whole segood pipeline on generated scenes, end to end, on a CPU.
+
+1. start the loopback CARLA server (sim.server) and generate a mini CAOS dataset with
+   sim.generate: training towns, a validation town, test towns with inserted anomalies;
+2. train a small PSPNet, its confidence-branch variant and the autoencoder (tools/train.py);
+3. evaluate every CAOS scorer plus energy and SML (tools/eval_caos.py);
+4. print the results table and the report folder.
+
+Every step resumes: a second run reuses what is made, an interrupted one continues.
+
+    python tools/demo.py [--out demo_out] [--train-frames 80] [--iters 240]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = {
+    "pspnet": "configs/demo/pspnet_r18-d8-c128_1xb4-240i_sim-demo-128x224.py",
+    "pspnet-conf": "configs/demo/pspnet-conf_r18-d8-c128_1xb4-240i_sim-demo-128x224.py",
+    "ae": "configs/demo/ae_1xb4-400i_sim-demo-128x224.py",
+}
+SPLIT_DIRS = {"train": "train/metadata/training", "validation": "train/metadata/validation",
+              "test": "test/metadata/test"}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="demo_out", help="everything the demo makes")
+    parser.add_argument("--width", type=int, default=224)
+    parser.add_argument("--height", type=int, default=128)
+    parser.add_argument("--train-frames", type=int, default=80)
+    parser.add_argument("--val-frames", type=int, default=16)
+    parser.add_argument("--test-frames", type=int, default=32)
+    parser.add_argument("--anomalies", type=int, default=3, help="props per test frame")
+    parser.add_argument("--iters", type=int, help="override the PSPNet training iterations")
+    parser.add_argument("--ae-iters", type=int, help="override the autoencoder's iterations")
+    args = parser.parse_args(argv)
+    out = (ROOT / args.out).resolve() if not Path(args.out).is_absolute() else Path(args.out)
+    data = out / "data"
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    step("1/4", f"generating scenes with the loopback CARLA server into {data}")
+    t = time.perf_counter()
+    frames = {"train": args.train_frames, "validation": args.val_frames, "test": args.test_frames}
+    if all(count_frames(data, split) >= n for split, n in frames.items()):
+        print("    already generated")
+    else:
+        generate(data, frames, args)
+    timings["generate"] = time.perf_counter() - t
+
+    step("2/4", "training the PSPNet, its confidence-branch variant and the autoencoder")
+    checkpoints = {}
+    for name, config in CONFIGS.items():
+        t = time.perf_counter()
+        options = [f"data_root={data}"]
+        iters = args.ae_iters if name == "ae" else args.iters
+        if iters:
+            options += [f"train_cfg.max_iters={iters}", f"param_scheduler.0.end={iters}"]
+        checkpoints[name] = train(name, config, out / "work_dirs" / name, options)
+        timings[f"train {name}"] = time.perf_counter() - t
+
+    step("3/4", "evaluating every CAOS scorer plus energy and SML")
+    t = time.perf_counter()
+    report = out / "report"
+    run([
+        sys.executable, "tools/eval_caos.py", CONFIGS["pspnet"],
+        "--checkpoint", checkpoints["pspnet"],
+        "--branch-checkpoint", checkpoints["pspnet-conf"],
+        "--ae-checkpoint", checkpoints["ae"],
+        "--extra-scorers", "energy", "sml",
+        "--data-root", str(data), "--scales", "full", "--protocol", "all",
+        "--out", str(report), "--resume",
+    ])  # fmt: skip
+    timings["evaluate"] = time.perf_counter() - t
+
+    step("4/4", "done")
+    total = time.perf_counter() - start
+    print(
+        "    " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f"; total {total:.0f} s"
+    )
+    print(f"    report: {report}/ (results.md, results.json, roc_*.png, pr_*.png, panels_*.png)")
+    print("    these are results on synthetic scenes from the loopback renderer, not StreetHazards")
+    return 0
+
+
+def step(number: str, text: str) -> None:
+    print(f"\n[{number}] {text}", flush=True)
+
+
+def run(command: list[str]) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    code = subprocess.call(command, cwd=ROOT, env=env)
+    if code != 0:
+        print(f"demo: step failed ({' '.join(command[:3])} ... exit {code}); rerun `make demo` "
+              "to continue from here", file=sys.stderr)  # fmt: skip
+        raise SystemExit(code)
+
+
+def count_frames(data: Path, split: str) -> int:
+    folder = data / SPLIT_DIRS[split]
+    return sum(1 for _ in folder.rglob("*.json")) if folder.is_dir() else 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def generate(data: Path, frames: dict[str, int], args: argparse.Namespace) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sim.server", "--port", str(port), "--idle-timeout", "120"],
+        cwd=ROOT,
+    )
+    try:
+        wait_for_port(port, server)
+        for split, n in frames.items():
+            command = [
+                sys.executable, "-m", "sim.generate", "--port", str(port), "--split", split,
+                "--frames", str(n), "--out", str(data), "--width", str(args.width),
+                "--height", str(args.height),
+            ]  # fmt: skip
+            if split == "test":
+                command += ["--anomalies", str(args.anomalies)]
+            run(command)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def wait_for_port(port: int, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"demo: the loopback CARLA server exited (code {server.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"demo: the loopback CARLA server did not open port {port}")
+
+
+def train(name: str, config: str, work_dir: Path, options: list[str]) -> str:
+    """Train (or resume) one model; returns its final checkpoint."""
+    final = final_checkpoint(work_dir)
+    if final is not None:
+        print(f"    {name}: already trained ({final.name})")
+        return str(final)
+    print(f"    {name}: {config}")
+    run([sys.executable, "tools/train.py", config, "--work-dir", str(work_dir), "--resume",
+         "--cfg-options", *options])  # fmt: skip
+    final = final_checkpoint(work_dir)
+    if final is None:
+        raise SystemExit(f"demo: training {name} ended without a final checkpoint in {work_dir}")
+    return str(final)
+
+
+def final_checkpoint(work_dir: Path) -> Path | None:
+    """The checkpoint of the last iteration, if training finished (recorded in done.json)."""
+    marker = work_dir / "done.json"
+    if marker.exists():
+        path = Path(json.loads(marker.read_text())["checkpoint"])
+        return path if path.exists() else None
+    config = next(work_dir.glob("*.py"), None) if work_dir.is_dir() else None
+    if config is None:
+        return None
+    from mmengine.config import Config
+
+    max_iters = Config.fromfile(str(config)).train_cfg.max_iters
+    path = work_dir / f"iter_{max_iters}.pth"
+    if not path.exists():
+        return None
+    marker.write_text(json.dumps({"checkpoint": str(path)}))
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
