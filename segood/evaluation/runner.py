@@ -287,11 +287,14 @@ class Evaluation:
                 pooled[scorer_name].add(score_map, anomaly, ignore)
             arrays[f"curve/{scorer_name}"] = score_map.ravel()[pick]
         skipped = next(iter(per_image.skipped.values()), None)
-        self.store.write(name, arrays, {"metrics": metrics, "skipped": skipped})
-        end = time.perf_counter()
-        self.timing["forward"] += t_forward - start
-        self.timing["scorers"] += t_scores - t_forward
-        self.timing["metrics"] += end - t_scores
+        seconds = {
+            "forward": t_forward - start,
+            "scorers": t_scores - t_forward,
+            "metrics": time.perf_counter() - t_scores,
+        }
+        self.store.write(name, arrays, {"metrics": metrics, "skipped": skipped, "seconds": seconds})
+        for key, value in seconds.items():
+            self.timing[key] += value
         self.timing["images"] += 1
 
     # ----------------------------------------------------------------------------- components
@@ -347,7 +350,7 @@ class Evaluation:
         caos = {name: PerImageAccumulator() for name in job.scorers}
         confusion, curves_s, curves_y, curves_w = None, {n: [] for n in job.scorers}, [], []
         wanted = {item_name(job.dataset, i) for i in range(len(job.dataset))}
-        n_images = 0
+        n_images, seconds = 0, {}
         for arrays, meta in self.store.read_all():
             if meta["name"] not in wanted:
                 continue
@@ -364,6 +367,8 @@ class Evaluation:
             confusion = (
                 arrays["confusion"] if confusion is None else confusion + arrays["confusion"]
             )
+            for key, value in meta.get("seconds", {}).items():
+                seconds[key] = seconds.get(key, 0.0) + value
         if n_images == 0:
             raise SegoodError(f"no evaluated image found in {self.store.images}")
         results: dict[str, Any] = {"images": n_images}
@@ -390,7 +395,7 @@ class Evaluation:
         results["curves"] = {
             name: (np.concatenate(curves_s[name]), labels, weights) for name in job.scorers
         }
-        results["timing"] = dict(self.timing)
+        results["seconds_per_image"] = {k: v / n_images for k, v in seconds.items()}
         return results
 
     def _aggregate_components(self, thresholds: dict[str, float]) -> dict[str, Any]:
