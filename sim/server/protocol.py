@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.weather import FIELDS
+
 VERSION = "0.9.16"
 
 # Sensor type indices of the 0.9.16 client's SensorRegistry.
@@ -30,22 +32,7 @@ SENSOR_RGB, SENSOR_SEMANTIC, SENSOR_INSTANCE, SENSOR_WORLD = 13, 14, 15, 17
 # rpc::ActorAttributeType as the client decodes it.
 ATTR_BOOL, ATTR_INT, ATTR_FLOAT, ATTR_STRING = 1, 2, 3, 4
 
-WEATHER_FIELDS = (
-    "cloudiness",
-    "precipitation",
-    "precipitation_deposits",
-    "wind_intensity",
-    "sun_azimuth_angle",
-    "sun_altitude_angle",
-    "fog_density",
-    "fog_distance",
-    "fog_falloff",
-    "wetness",
-    "scattering_intensity",
-    "mie_scattering_scale",
-    "rayleigh_scattering_scale",
-    "dust_storm",
-)
+WEATHER_FIELDS = FIELDS  # carla.WeatherParameters, in the order the client sends them
 
 SETTINGS_FIELDS = (
     "synchronous_mode",

@@ -27,6 +27,19 @@ MAX_BUFFER = 64 * 1024 * 1024  # a request larger than this is refused (closes t
 Handler = Callable[..., Any]
 
 
+def accept_forever(sock: socket.socket, closed: threading.Event, on_connection) -> None:
+    """Accept connections on `sock` until `closed` is set (or the socket is closed)."""
+    sock.settimeout(0.5)
+    while not closed.is_set():
+        try:
+            conn, _ = sock.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            break
+        on_connection(conn)
+
+
 class RpcError(Exception):
     """Raised by a handler to answer with a plain rpclib error (not a CARLA Response)."""
 
@@ -95,17 +108,12 @@ class RpcServer:
         self._conns: set[socket.socket] = set()
 
     def serve_forever(self) -> None:
-        self.sock.settimeout(0.5)
-        while not self._closed.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._conns.add(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        accept_forever(self.sock, self._closed, self._accepted)
+
+    def _accepted(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._conns.add(conn)
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def close(self) -> None:
         self._closed.set()

@@ -15,6 +15,8 @@ import struct
 import threading
 from collections import defaultdict
 
+from sim.server.rpc import accept_forever
+
 log = logging.getLogger(__name__)
 
 
@@ -29,15 +31,10 @@ class StreamServer:
         self.subscribed = threading.Condition(self._lock)
 
     def serve_forever(self) -> None:
-        self.sock.settimeout(0.5)
-        while not self._closed.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            threading.Thread(target=self._handshake, args=(conn,), daemon=True).start()
+        accept_forever(self.sock, self._closed, self._accepted)
+
+    def _accepted(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._handshake, args=(conn,), daemon=True).start()
 
     def _handshake(self, conn: socket.socket) -> None:
         try:
