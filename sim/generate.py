@@ -25,6 +25,7 @@ import numpy as np
 
 from segood.errors import SegoodError
 from sim import labels, placement, plan, splits, writer
+from sim.server import props
 from sim.session import ServerError, Session, backoff_delays
 from sim.weather import sample_weather
 
@@ -64,7 +65,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--anomaly-blueprints",
         default="static.prop.*",
-        help="comma-separated blueprint patterns the props are drawn from",
+        help="comma-separated blueprint patterns the props are drawn from; the props reserved"
+        " for outlier-exposure training (sim.server.props.OUTLIER_SHAPES) are always left out",
     )
     p.add_argument("--shard", default="0/1", help="I/N: make frames i with i %% N == I")
     p.add_argument("--no-progress", action="store_true")
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 def _check_manifest(out: Path, split: str, entry: dict) -> None:
     manifest = writer.read_manifest(out).get("splits", {})
     old = manifest.get(split)
-    keys = ("frames", "seed", "width", "height", "fov", "towns", "anomalies")
+    keys = tuple(entry)
     if old and any(old.get(k) != entry[k] for k in keys):
         diff = {k: (old.get(k), entry[k]) for k in keys if old.get(k) != entry[k]}
         raise SegoodError(
@@ -125,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         "towns": towns,
         "anomalies": k,
     }
+    if k:  # which props may be anomalies: a test split made from another set is not resumed
+        entry["anomaly_blueprints"] = args.anomaly_blueprints
+        entry["reserved_outlier_shapes"] = list(props.OUTLIER_SHAPES)
     _check_manifest(args.out, args.split, entry)
     writer.update_manifest(args.out, args.split, entry)
     removed = writer.clean(args.out, args.split, shard.owns)
@@ -199,13 +204,26 @@ def _progress(total: int, initial: int, disabled: bool):
 
 
 def _anomaly_blueprints(session: Session, patterns: str) -> list[tuple[str, float]]:
-    out = {}
+    """(blueprint, footprint radius) of the props the anomalies are drawn from: those matching
+    `patterns`, less the props reserved for outlier-exposure training (never test anomalies)."""
+    out, reserved = {}, set()
     for pattern in (p.strip() for p in patterns.split(",") if p.strip()):
         for bp in session.blueprints.filter(pattern):
+            if props.is_outlier_prop(bp.id):
+                reserved.add(bp.id)
+                continue
             size = bp.get_attribute("size").as_str() if bp.has_attribute("size") else "medium"
             out[bp.id] = PROP_RADIUS.get(size, 1.0)
     if not out:
-        raise SegoodError(f"no blueprint on the server matches --anomaly-blueprints {patterns!r}")
+        extra = (
+            f" (it matches only props reserved for outlier-exposure training: "
+            f"{', '.join(sorted(reserved))})"
+            if reserved
+            else ""
+        )
+        raise SegoodError(
+            f"no blueprint on the server matches --anomaly-blueprints {patterns!r}{extra}"
+        )
     return sorted(out.items())
 
 

@@ -11,14 +11,16 @@ padded with the ignore value, so no new label value can appear.
   flip, colour jitter.
 - `eval_transform`: optional resize to one size of `eval_sizes`, normalise, to tensor.
 
-`build_transform(name, **kw)` picks one by name so configs can say `dict(name="eval")`.
+`build_transform(name, **kw)` picks one by name so configs can say `dict(name="eval")`;
+`paste=dict(folder=..., ...)` prepends `segood.data.paste.PasteCutouts` (outlier exposure:
+object cut-outs pasted into the image, labelled `OUTLIER_INDEX`).
 """
 
 from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network check on import
@@ -225,8 +227,25 @@ TRANSFORMS: dict[str, Callable[..., A.Compose]] = {
 }
 
 
-def build_transform(name: str, **kwargs: Any) -> A.Compose:
-    """Build the pipeline called `name` ("reference_train", "scale_crop_train", "eval")."""
+def build_transform(name: str, paste: Mapping[str, Any] | None = None, **kwargs: Any) -> A.Compose:
+    """Build the pipeline called `name` ("reference_train", "scale_crop_train", "eval").
+
+    paste: kwargs of `segood.data.paste.PasteCutouts` (folder, count, scale, ...); the cut-outs
+    are pasted first, into the image as read, then everything else runs on the result.
+    """
     if name not in TRANSFORMS:
         raise SegoodError(f"unknown transform {name!r}; choose one of {', '.join(TRANSFORMS)}")
-    return TRANSFORMS[name](**kwargs)
+    pipeline = TRANSFORMS[name](**kwargs)
+    if not paste:
+        return pipeline
+    from segood.data.paste import PasteCutouts
+
+    paste = dict(paste)
+    paste.setdefault("ignore_index", kwargs.get("ignore_index", IGNORE_INDEX))
+    try:
+        step = PasteCutouts(**paste)
+    except TypeError as e:
+        raise SegoodError(
+            f"transform.paste={paste}: {e}; see segood.data.paste.PasteCutouts"
+        ) from e
+    return A.Compose([step, *pipeline.transforms])

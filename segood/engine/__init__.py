@@ -20,6 +20,7 @@ from segood.engine.hooks import AtomicCheckpointHook, ProgressBarHook, TrainStat
 from segood.engine.loops import SegIterLoop
 from segood.engine.metrics import MeanIoU
 from segood.engine.models import AEModel, SegModel
+from segood.engine.outlier_losses import energy_bounded_loss, outlier_exposure_loss
 from segood.engine.runner import build_runner, load_config, user_message
 
 __all__ = [
@@ -37,8 +38,10 @@ __all__ = [
     "build_runner",
     "decode_message_hub",
     "encode_message_hub",
+    "energy_bounded_loss",
     "load_config",
     "load_from_local_weights_only",
+    "outlier_exposure_loss",
     "seg_collate",
     "user_message",
 ]

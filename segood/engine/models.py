@@ -4,23 +4,35 @@
 
 The wrapped network lives in `self.model`, so a checkpoint's state dict is the network's under a
 `model.` prefix and `segood.models.load_model_weights` loads it strictly into a bare PSPNet /
-AutoEncoder. Training-only state (the confidence branch's lambda) is a non-persistent buffer
-that `TrainStateHook` stores in the checkpoint's `train_state` entry and restores on resume.
+AutoEncoder. Training-only state (the confidence branch's lambda, the energy margins) is a
+non-persistent buffer that `TrainStateHook` stores in the checkpoint's `train_state` entry and
+restores on resume.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_reduce, get_world_size
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 from torch import Tensor
 
 from segood.data import IGNORE_INDEX
+from segood.data.paste import OUTLIER_INDEX
+from segood.engine.outlier_losses import (
+    ENERGY_WEIGHT,
+    OE_WEIGHT,
+    check_margins,
+    energy_bounded_loss,
+    outlier_exposure_loss,
+    relative_margins,
+)
 from segood.errors import SegoodError
 from segood.models import (
     AdaptiveLambda,
@@ -29,8 +41,14 @@ from segood.models import (
     reconstruction_error,
     reconstruction_loss,
 )
+from segood.scorers.energy import energy
 
 LOSS_AT = ("full", "feature")
+OUTLIER_KEYS = {
+    "oe": {"type": None, "weight": OE_WEIGHT},
+    "energy": {"type": None, "weight": ENERGY_WEIGHT, "m_in": None, "m_out": None,
+               "k_in": 1.0, "k_out": 1.0},
+}  # fmt: skip
 
 
 def ce_loss(logits: Tensor, target: Tensor, ignore_index: int) -> Tensor:
@@ -63,6 +81,17 @@ class SegModel(BaseModel):
     confidence: with `model.confidence_branch=True`, dict(lam=0.1, budget=0.3): the main CE is
         replaced by the DeVries & Taylor loss (hint on a random half of the samples) and lambda
         adapts after every step from the penalty averaged over all processes.
+    outlier: training with outlier pixels (label `outlier_index`, made by the paste transform;
+        see `segood.engine.outlier_losses`). The main head's CE runs on in-distribution pixels
+        and gets an outlier term; the auxiliary head's CE ignores outlier pixels.
+        - dict(type="oe", weight=0.5): outlier exposure (Hendrycks et al., ICLR 2019).
+        - dict(type="energy", weight=0.1, m_in=None, m_out=None, k_in=1.0, k_out=1.0):
+          energy-bounded fine-tuning (Liu et al., NeurIPS 2020). Margins left None are set at
+          the first training step from the energies of that batch's in-distribution pixels
+          (all processes): mean - k_in * std and mean + k_out * std (`relative_margins`);
+          when fine-tuning (`load_from`) these are the pre-trained model's energies. They are
+          kept in the checkpoint's train_state, so --resume continues with the same margins.
+        Without `outlier`, a batch holding `outlier_index` labels is an error.
     """
 
     def __init__(
@@ -71,6 +100,8 @@ class SegModel(BaseModel):
         ignore_index: int = IGNORE_INDEX,
         loss_at: str = "full",
         confidence: Mapping[str, float] | None = None,
+        outlier: Mapping[str, Any] | None = None,
+        outlier_index: int = OUTLIER_INDEX,
         channels_last: bool = False,
         data_preprocessor: Mapping | None = None,
         init_cfg: Mapping | None = None,
@@ -96,14 +127,67 @@ class SegModel(BaseModel):
         self.register_buffer(
             "conf_lambda", torch.tensor(float(conf["lam"]), dtype=torch.float64), persistent=False
         )
+        self.outlier_index = int(outlier_index)
+        self.outlier = self._outlier_config(outlier)
+        # (m_in, m_out); NaN until set from the first batch (energy with margins left None)
+        margins = [float("nan")] * 2
+        if self.outlier and self.outlier["type"] == "energy":
+            margins = [
+                float("nan") if self.outlier[k] is None else float(self.outlier[k])
+                for k in ("m_in", "m_out")
+            ]
+        self.register_buffer(
+            "energy_margins", torch.tensor(margins, dtype=torch.float64), persistent=False
+        )
+
+    def _outlier_config(self, outlier: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if outlier is None:
+            return None
+        outlier = dict(outlier)
+        kind = outlier.get("type")
+        if kind not in OUTLIER_KEYS:
+            raise SegoodError(f"model.outlier.type={kind!r} must be one of {sorted(OUTLIER_KEYS)}")
+        unknown = set(outlier) - set(OUTLIER_KEYS[kind])
+        if unknown:
+            raise SegoodError(
+                f"model.outlier (type={kind!r}) has unknown keys {sorted(unknown)}; use "
+                f"{', '.join(sorted(OUTLIER_KEYS[kind]))}"
+            )
+        if self.with_confidence:
+            raise SegoodError("model.outlier cannot be combined with the confidence branch")
+        num_classes = self.model.num_classes
+        if 0 <= self.outlier_index < num_classes or self.outlier_index == self.ignore_index:
+            raise SegoodError(
+                f"model.outlier_index={self.outlier_index} must be neither a class id "
+                f"(0..{num_classes - 1}) nor the ignore index {self.ignore_index}"
+            )
+        cfg = {**OUTLIER_KEYS[kind], **outlier}
+        if not float(cfg["weight"]) >= 0:
+            raise SegoodError(f"model.outlier.weight={cfg['weight']} must be >= 0")
+        if kind == "energy":
+            if (cfg["m_in"] is None) != (cfg["m_out"] is None):
+                raise SegoodError(
+                    "model.outlier: give both m_in and m_out, or neither (then both are set "
+                    "relative to the in-distribution energies at the first step)"
+                )
+            if cfg["m_in"] is not None:
+                check_margins(float(cfg["m_in"]), float(cfg["m_out"]))
+        return cfg
 
     # --- training state outside the network weights (see TrainStateHook) ---
-    def train_state_dict(self) -> dict[str, float]:
-        return {"conf_lambda": float(self.conf_lambda)} if self.with_confidence else {}
+    def train_state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        if self.with_confidence:
+            state["conf_lambda"] = float(self.conf_lambda)
+        if self.outlier and self.outlier["type"] == "energy":
+            state["energy_margins"] = [float(v) for v in self.energy_margins]
+        return state
 
-    def load_train_state_dict(self, state: Mapping[str, float]) -> None:
+    def load_train_state_dict(self, state: Mapping[str, Any]) -> None:
         if "conf_lambda" in state:
             self.conf_lambda.fill_(float(state["conf_lambda"]))
+        if "energy_margins" in state and self.outlier and self.outlier["type"] == "energy":
+            self.energy_margins.copy_(torch.tensor(state["energy_margins"], dtype=torch.float64))
 
     def forward(
         self, inputs: Tensor, data_samples: Mapping[str, Any] | None = None, mode: str = "tensor"
@@ -133,12 +217,67 @@ class SegModel(BaseModel):
             losses["conf_penalty"] = conf.penalty.detach()
             losses["conf_lambda"] = torch.tensor(lam, device=inputs.device)
             self._update_lambda(conf.penalty.detach())
+        elif self.outlier is not None:
+            losses.update(self._outlier_losses(out.logits, target))
         else:
+            not_a_class = not 0 <= self.outlier_index < self.model.num_classes
+            if not_a_class and bool((target == self.outlier_index).any()):
+                raise SegoodError(
+                    f"the training labels hold outlier pixels ({self.outlier_index}, from "
+                    "transform.paste) but model.outlier is not set; add model.outlier="
+                    "dict(type='oe') or dict(type='energy'), or drop transform.paste"
+                )
             losses["loss_ce"] = ce_loss(out.logits, target, self.ignore_index)
         if out.aux_logits is not None:
-            aux = ce_loss(out.aux_logits, target, self.ignore_index)
+            aux_target = target.masked_fill(target == self.outlier_index, self.ignore_index)
+            aux = ce_loss(out.aux_logits, aux_target, self.ignore_index)
             losses["loss_aux"] = self.model.aux_weight * aux
         return losses
+
+    def _outlier_losses(self, logits: Tensor, target: Tensor) -> dict[str, Tensor]:
+        cfg = self.outlier
+        w = float(cfg["weight"])
+        frac = (target == self.outlier_index).float().mean().detach()
+        if cfg["type"] == "oe":
+            res = outlier_exposure_loss(logits, target, w, self.ignore_index, self.outlier_index)
+            return {"loss_ce": res.ce, "loss_oe": w * res.reg, "outlier_frac": frac}
+        if bool(self.energy_margins.isnan().any()):
+            self._set_margins(logits, target)
+        m_in, m_out = (float(v) for v in self.energy_margins)
+        if math.isnan(m_in):  # no in-distribution pixel in the batch yet: nothing to learn
+            return {"loss_ce": (logits * 0).sum()}
+        res = energy_bounded_loss(
+            logits, target, m_in, m_out, w, self.ignore_index, self.outlier_index
+        )
+        device = logits.device
+        return {
+            "loss_ce": res.ce,
+            "loss_energy": w * res.reg,
+            "outlier_frac": frac,
+            "m_in": torch.tensor(m_in, device=device),
+            "m_out": torch.tensor(m_out, device=device),
+        }
+
+    @torch.no_grad()
+    def _set_margins(self, logits: Tensor, target: Tensor) -> None:
+        """Energy margins from this batch's in-distribution pixel energies (all processes)."""
+        inlier = (target != self.ignore_index) & (target != self.outlier_index)
+        e = energy(logits.float())[inlier].double()
+        stats = torch.stack([e.new_tensor(float(e.numel())), e.sum(), e.pow(2).sum()])
+        if get_world_size() > 1:
+            all_reduce(stats, op="sum")
+        n, s, s2 = (float(v) for v in stats)
+        if n == 0:
+            return
+        mean = s / n
+        std = math.sqrt(max(s2 / n - mean * mean, 0.0))
+        m_in, m_out = relative_margins(mean, std, self.outlier["k_in"], self.outlier["k_out"])
+        self.energy_margins.copy_(torch.tensor([m_in, m_out], dtype=torch.float64))
+        print_log(
+            f"energy margins from {int(n)} in-distribution pixels (mean energy {mean:.3f}, std "
+            f"{std:.3f}): m_in={m_in:.3f}, m_out={m_out:.3f}",
+            logger="current",
+        )
 
     @torch.no_grad()
     def _update_lambda(self, penalty: Tensor) -> None:

@@ -1,9 +1,17 @@
 """Config loading and Runner construction shared by tools/train.py, the tests and the benchmark.
 
 `load_config(path, options)` reads an mmengine Python config (`_base_` inheritance) and applies
-`--cfg-options`; a `data_root=...` option reaches every dataset and the `evaluation` record.
+`--cfg-options`; a `data_root=...` option reaches every dataset and the `evaluation` record,
+and `outlier_sprites=DIR` the cut-out folder of a config that pastes outliers
+(`train_dataloader.dataset.transform.paste.folder`).
 `build_runner(cfg, ...)` fills in the work dir, the launcher and resume flag, adapts the
 distributed backend (gloo without CUDA) and drops TensorBoard when it is not installed.
+
+Fine-tuning: `load_from=CKPT` is where a fine-tuning run starts (weights only, loaded with
+weights_only=True); `--resume` always continues from the work dir's last checkpoint. mmengine
+itself would resume *from* `load_from` when both are set (restarting the fine-tuning from the
+pre-trained model's iteration and optimizer), so `build_runner` drops `load_from` when the work
+dir has a checkpoint to resume, and drops `resume` when it has none yet.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ def load_config(path: str | Path, options: Mapping[str, Any] | None = None) -> C
         cfg.merge_from_dict(options)
     if "data_root" in options:
         set_data_root(cfg, options["data_root"])
+    if "outlier_sprites" in options:
+        set_outlier_sprites(cfg, options["outlier_sprites"], path)
     check_config(cfg, path)
     return cfg
 
@@ -56,6 +66,17 @@ def set_data_root(cfg: Config, data_root: str) -> None:
             loader["dataset"]["data_root"] = data_root
     if isinstance(cfg.get("evaluation"), Mapping):
         cfg["evaluation"]["data_root"] = data_root
+
+
+def set_outlier_sprites(cfg: Config, folder: str, path: str | Path) -> None:
+    """Point the training set's paste transform at the cut-out folder `folder`."""
+    transform = cfg.get("train_dataloader", {}).get("dataset", {}).get("transform") or {}
+    if not isinstance(transform.get("paste"), Mapping):
+        raise SegoodError(
+            f"outlier_sprites={folder}: config {path} pastes no outliers (its "
+            "train_dataloader.dataset.transform has no `paste`); use a configs/outlier/ config"
+        )
+    transform["paste"]["folder"] = str(folder)
 
 
 def check_config(cfg: Config, path: str | Path) -> None:
@@ -88,10 +109,16 @@ def build_runner(
         )
     if resume:
         cfg.resume = True
-        if not (Path(cfg.work_dir) / "last_checkpoint").is_file() and not cfg.get("load_from"):
+        has_last = (Path(cfg.work_dir) / "last_checkpoint").is_file()
+        if has_last and cfg.get("load_from"):
+            cfg.load_from = None  # resume the fine-tuning run, not the pre-trained checkpoint
+        elif not has_last:
+            cfg.resume = False
+            start = f"fine-tuning starts from {cfg.load_from}" if cfg.get("load_from") else (
+                "training starts from iteration 0"
+            )  # fmt: skip
             print_log(
-                f"--resume: no checkpoint in {cfg.work_dir} yet (no last_checkpoint file); "
-                f"training starts from iteration 0",
+                f"--resume: no checkpoint in {cfg.work_dir} yet (no last_checkpoint file); {start}",
                 logger="current",
                 level=logging.WARNING,
             )

@@ -4,6 +4,15 @@ Each blueprint `static.prop.<shape>_<size>` builds its primitives around a trans
 location is the prop's bottom centre (as CARLA props are pivoted). Shapes mix tilted boxes,
 spheres, lying cylinders and rings in saturated colours with stripes, checks and spots, so they
 look like no building, vehicle, pedestrian, pole or tree.
+
+The library is split by shape into two disjoint parts (the server spawns any of them by name):
+- the test part (`TEST_SHAPES`, 12 shapes): the only props `sim.generate` places as anomalies;
+- the outlier-exposure part (`OUTLIER_SHAPES`, 6 shapes): reserved for training with pasted
+  outliers (`tools/make_outlier_sprites.py` renders them as RGBA sprites), never used for the
+  test anomalies, so a model fine-tuned on them is evaluated on objects it has not seen.
+The partition is fixed by name: two shapes of each family (mostly ellipsoids, mostly boxes,
+mixed and cylinders), so outlier training sees every primitive kind and pattern, while each
+test shape stays a new object.
 """
 
 from __future__ import annotations
@@ -187,6 +196,29 @@ SHAPES: dict[str, Callable[[], list[Part]]] = {
 }
 
 
+# The documented, deterministic split of the library (see the module docstring).
+OUTLIER_SHAPES: tuple[str, ...] = (
+    "snowman", "boulders",  # ellipsoids
+    "cratestack", "mattress",  # boxes
+    "table", "tirestack",  # mixed, cylinders
+)  # fmt: skip
+TEST_SHAPES: tuple[str, ...] = tuple(s for s in SHAPES if s not in OUTLIER_SHAPES)
+PREFIX = "static.prop."
+
+
+def shape_of(blueprint: str) -> str | None:
+    """'snowman' for 'static.prop.snowman_m'; None for a blueprint not in this library."""
+    if not blueprint.startswith(PREFIX):
+        return None
+    shape, _, size = blueprint[len(PREFIX) :].rpartition("_")
+    return shape if shape in SHAPES and size in SIZES else None
+
+
+def is_outlier_prop(blueprint: str) -> bool:
+    """True for the props reserved for outlier-exposure training (never test anomalies)."""
+    return shape_of(blueprint) in OUTLIER_SHAPES
+
+
 @dataclass(frozen=True)
 class PropSpec:
     blueprint: str
@@ -223,9 +255,14 @@ def _palette(name: str):
     return (*tuple(COLORS[i] for i in order), (0.6, 0.55, 0.7), (0.98, 0.85, 0.1))
 
 
-def library() -> dict[str, PropSpec]:
+def library(part: str = "all") -> dict[str, PropSpec]:
+    """Blueprint -> spec of every prop ("all"), of the test part ("test") or of the part
+    reserved for outlier exposure ("outlier")."""
+    shapes = {"all": tuple(SHAPES), "test": TEST_SHAPES, "outlier": OUTLIER_SHAPES}.get(part)
+    if shapes is None:
+        raise ValueError(f"part={part!r} must be 'all', 'test' or 'outlier'")
     out = {}
-    for shape in SHAPES:
+    for shape in shapes:
         for size, scale in SIZES.items():
             bp = f"static.prop.{shape}_{size}"
             out[bp] = PropSpec(bp, shape, scale, _palette(bp))
