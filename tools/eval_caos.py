@@ -47,7 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue a run in --out")
     p.add_argument("--data-root", help="override the config's data_root")
     p.add_argument("--max-images", type=int, help="evaluate only the first N images")
-    p.add_argument("--fit-images", type=int, help="fit SML / KL matching on N validation images")
+    p.add_argument(
+        "--fit-images",
+        type=int,
+        help="fit SML, KL matching, Mahalanobis, ViM, kNN on N validation images",
+    )
     p.add_argument("--panels", type=int, default=4, help="images in the heat-map panel figure")
     p.add_argument("--component-threshold", type=float, help="pixel threshold for 'components'")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")

@@ -24,6 +24,10 @@ from segood.scorers import FittedScorer, Scorer
 NOT_BY_DEFAULT = {
     "background": "its 'class 0 = background' has no meaning for a classifier",
     "ae": "needs an autoencoder's reconstruction of the image",
+    **{
+        name: "gradient scorer (extra forward/backward passes per batch); name it to run it"
+        for name in ("odin", "pro_msp", "pro_entropy", "pro_temp_msp", "pro_gen")
+    },
 }
 
 

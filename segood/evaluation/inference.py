@@ -9,7 +9,9 @@ for (`Scorer.requires`), resized to the image and averaged over scales:
 - `dropout_logits` (T, 1, C, H, W): T MC-dropout passes. Only what dropout touches is rerun:
   the decoder features are computed once per scale, then dropout + classifier + upsampling run
   T times (for PSPNet, dropout sits right before the 1x1 classifier).
-- `features` (1, D, h, w): decoder features at the last scale.
+- `features` (1, D, h, w): decoder features (stride 8) of the full-resolution pass when
+  `full_resolution` is on, else of the last (largest) scale; not averaged over scales (the
+  grids differ). Feature scorers score that grid; the evaluation resizes their maps.
 """
 
 from __future__ import annotations
@@ -90,8 +92,8 @@ def infer(
         if "dropout_logits" in needs:
             passes = _dropout_passes(model, feats, full, settings, seed + index)
             mc_sum = passes if mc_sum is None else mc_sum + passes
-        if "features" in needs:
-            out["features"] = feats
+        if "features" in needs and ("features" not in out or tuple(size) == full):
+            out["features"] = feats  # the full-resolution pass wins, else the last scale
     n = len(sizes)
     out["logits"] = logits_sum / n
     if conf_sum is not None:

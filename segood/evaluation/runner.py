@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from segood.errors import SegoodError
@@ -72,6 +73,19 @@ def needed_outputs(scorers: dict[str, Scorer]) -> set[str]:
     return {key for scorer in scorers.values() for key in scorer.requires}
 
 
+def logits_function(model: torch.nn.Module):
+    """The `model` output of gradient scorers: a normalised image (B, 3, H, W) -> logits
+    (B, C, H, W) at its own resolution, one scale, eval mode, gradients enabled."""
+
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        if model.training:
+            raise SegoodError("gradient scorers need the model in eval mode (model.eval())")
+        with torch.enable_grad():
+            return model(x)
+
+    return logits
+
+
 class Evaluation:
     """Runs an `EvalJob`; `run()` returns the results dict (on rank 0)."""
 
@@ -103,10 +117,17 @@ class Evaluation:
                 "trained with a pspnet-conf_* config), or leave 'branch' out of --scorers"
             )
 
-    def outputs(self, image: torch.Tensor, name: str) -> dict[str, torch.Tensor]:
-        """Every output the scorers need, for one normalised image."""
+    def outputs(self, image: torch.Tensor, name: str) -> dict[str, Any]:
+        """Every output the scorers need, for one normalised image.
+
+        Gradient scorers (ODIN, PRO) get `model`, a function image -> logits (see
+        `logits_function`), and `inputs`, the normalised image, and run the model themselves.
+        """
         job, seed = self.job, image_seed(name)
-        outputs = infer(job.model, image, job.settings, self.needs, seed)
+        outputs: dict[str, Any] = infer(job.model, image, job.settings, self.needs, seed)
+        if {"model", "inputs"} & self.needs:
+            outputs["model"] = logits_function(job.model)
+            outputs["inputs"] = image
         if "confidence" in self.needs and "confidence" not in outputs:
             outputs["confidence"] = infer(
                 job.branch_model, image, job.settings, {"confidence"}, seed
@@ -115,12 +136,22 @@ class Evaluation:
             outputs.update(reconstruct(job.autoencoder, image))
         return outputs
 
-    def score(self, outputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        """(H, W) float32 score map per scorer."""
-        return {
-            name: scorer(**{k: outputs[k] for k in scorer.requires})[0].float().cpu().numpy()
-            for name, scorer in self.job.scorers.items()
-        }
+    def score(self, outputs: dict[str, Any]) -> dict[str, np.ndarray]:
+        """(H, W) float32 score map per scorer, at the image's (the logits') resolution.
+
+        A map on another grid (feature scorers score the stride-8 decoder grid) is resized
+        bilinearly (align_corners=False) to the image before any metric: the one place it is.
+        """
+        size = tuple(outputs["logits"].shape[-2:])
+        maps = {}
+        for name, scorer in self.job.scorers.items():
+            scores = torch.as_tensor(scorer(**{k: outputs[k] for k in scorer.requires}))
+            if tuple(scores.shape[-2:]) != size:
+                scores = F.interpolate(
+                    scores[:, None].float(), size=size, mode="bilinear", align_corners=False
+                )[:, 0]
+            maps[name] = scores[0].detach().float().cpu().numpy()
+        return maps
 
     def fit(self) -> None:
         """Fit the fitted scorers on the in-distribution split, or load the cached fit.

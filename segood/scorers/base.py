@@ -11,6 +11,12 @@ The model outputs a scorer can ask for (what the evaluation produces, at image r
 `logits` (B, C, H, W); `features` (B, D, h, w) decoder features; `confidence` (B, 1, H, W) of
 a confidence branch; `dropout_logits` (T, B, C, H, W) from T passes with dropout on; `image`
 and `reconstruction` (B, 3, H, W), the normalised input and an autoencoder's output.
+
+Gradient scorers (ODIN, PRO) run the model themselves: they require `model`, a callable that
+maps a normalised input batch to logits ((N, C) or (B, C, H, W)), and `inputs`, that batch.
+Outputs named in `passthrough` reach `score` exactly as given (no shape or dtype checks); a
+scorer whose required outputs are all passed through returns its scores in their final layout,
+the layout of the model's logits without the channel axis ((N,) or (B, H, W)).
 """
 
 from __future__ import annotations
@@ -21,9 +27,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from segood.errors import SegoodError
+
+
+def _count_non_finite(x: Tensor, block: int = 1 << 20) -> int:
+    """NaN/Inf count, `block` elements at a time: torch.isfinite's temporaries are about twice
+    the input's size, which would dominate the memory of scoring a 720x1280 image."""
+    flat = x.reshape(-1)  # a view for contiguous inputs
+    return sum(int((~torch.isfinite(part)).sum()) for part in flat.split(block))
 
 
 def _as_4d_float(name: str, value: Any, stacked: bool = False) -> tuple[Tensor, bool]:
@@ -44,7 +58,7 @@ def _as_4d_float(name: str, value: Any, stacked: bool = False) -> tuple[Tensor, 
         raise SegoodError(f"{name} has no channels (shape {tuple(x.shape)})")
     if x.dtype != torch.float64:  # ints, bool, fp16, bf16 -> float32
         x = x.to(torch.float32)
-    bad = (~torch.isfinite(x)).sum().item()
+    bad = _count_non_finite(x)
     if bad:
         raise SegoodError(
             f"{name} contain {bad} NaN/Inf values out of {x.numel()}; scores would be "
@@ -59,6 +73,7 @@ class Scorer:
     name: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ("logits",)
     stacked: ClassVar[frozenset[str]] = frozenset()
+    passthrough: ClassVar[frozenset[str]] = frozenset()
 
     def __call__(self, logits: Any = None, /, **outputs: Any) -> Any:
         """Score one batch. `logits` may be passed positionally; other outputs by name."""
@@ -70,7 +85,7 @@ class Scorer:
         return scores.cpu().numpy() if to_numpy else scores
 
     def score(self, **inputs: Tensor) -> Tensor:
-        """The formula: 4-D float inputs -> (B, H, W) scores."""
+        """The formula: 4-D float inputs -> (B, H, W) scores (passed-through inputs as given)."""
         raise NotImplementedError
 
     def _check_ready(self) -> None:
@@ -84,14 +99,18 @@ class Scorer:
             raise SegoodError(
                 f"scorer {self.name!r} needs model outputs {list(self.requires)}; missing {missing}"
             )
-        to_numpy = isinstance(outputs[self.requires[0]], np.ndarray)
+        data = [outputs[k] for k in self.requires if not callable(outputs[k])]
+        to_numpy = bool(data) and isinstance(data[0], np.ndarray)
         inputs, layouts = {}, set()
         for key in self.requires:
+            if key in self.passthrough:
+                inputs[key] = outputs[key]
+                continue
             inputs[key], was_2d = _as_4d_float(key, outputs[key], key in self.stacked)
             layouts.add(was_2d)
         if len(layouts) > 1:
             raise SegoodError(f"scorer {self.name!r}: inputs mix (N, C) and (B, C, H, W)")
-        return inputs, layouts.pop(), to_numpy
+        return inputs, layouts.pop() if layouts else False, to_numpy
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
@@ -105,7 +124,13 @@ class FittedScorer(Scorer):
     to leave out padding or ignore pixels); the scorer can score once it has seen data. The
     fitted state is a dict of tensors: `state_dict()` / `load_state_dict()`, and `save(path)` /
     `load(path)` write and read it (atomic write; read with `weights_only=True`).
+
+    With `resample_mask`, a mask (B, H', W') on another pixel grid than the first required
+    output (e.g. the image's, for stride-8 decoder features) is resampled to that output's
+    grid (nearest, pixel centres) instead of being rejected.
     """
+
+    resample_mask: ClassVar[bool] = False
 
     def update(self, logits: Any = None, /, *, mask: Any = None, **outputs: Any) -> None:
         inputs, _, _ = self._prepare(logits, outputs)
@@ -115,6 +140,10 @@ class FittedScorer(Scorer):
             keep = torch.ones(b, h, w, dtype=torch.bool, device=first.device)
         else:
             keep = torch.as_tensor(mask, device=first.device).to(torch.bool)
+            other_grid = keep.ndim == 3 and keep.shape[0] == b and keep.shape[1:] != (h, w)
+            if self.resample_mask and other_grid:
+                keep = F.interpolate(keep[:, None].float(), size=(h, w), mode="nearest-exact")
+                keep = keep[:, 0] > 0.5
             if keep.numel() != b * h * w:
                 raise SegoodError(
                     f"mask has shape {tuple(keep.shape)}; it must cover the {b} x {h} x {w} "
