@@ -7,35 +7,10 @@
 # or any other object cut-outs that are not StreetHazards anomalies.
 # loss = CE on in-distribution pixels + 0.5 * mean over outlier pixels of the cross-entropy to
 # the uniform distribution (-mean_k log softmax_k).
+# Everything but the loss is the energy fine-tuning config's.
 #     torchrun --nproc-per-node 4 tools/train.py \
 #         configs/outlier/pspnet_r101-d8_4xb2-4e-oe-ft_streethazards-720x1280.py \
 #         --launcher pytorch \
-#         --cfg-options data_root=/data/streethazards outlier_sprites=/data/outlier_sprites \
-#         load_from=work_dirs/pspnet_r101-d8_4xb2-20e_streethazards-720x1280/iter_12820.pth
-_base_ = ["../pspnet_r101-d8_4xb2-20e_streethazards-720x1280.py"]
-epochs = 4
-outlier_sprites = "data/outlier_sprites"
-# the final checkpoint of the 20-epoch run on 4 processes (641 iterations per epoch)
-load_from = "work_dirs/pspnet_r101-d8_4xb2-20e_streethazards-720x1280/iter_12820.pth"
-model = dict(
-    model=dict(pretrained=None),  # every weight comes from load_from
-    outlier=dict(type="oe", weight=0.5),
-)
-train_dataloader = dict(
-    dataset=dict(
-        transform=dict(paste=dict(folder=outlier_sprites, count=(1, 3), scale=(0.05, 0.25))),
-    ),
-)
-optim_wrapper = dict(optimizer=dict(lr=0.002))
-param_scheduler = [
-    dict(
-        type="PolyLR",
-        power=0.9,
-        eta_min=0.0,
-        begin=0,
-        end=epochs,
-        by_epoch=True,
-        convert_to_iter_based=True,
-    )
-]
-train_cfg = dict(max_epochs=epochs)
+#         --cfg-options data_root=data/streethazards outlier_sprites=CUTOUTS load_from=CKPT
+_base_ = ["./pspnet_r101-d8_4xb2-4e-energy-ft_streethazards-720x1280.py"]
+model = dict(outlier=dict(type="oe", weight=0.5))

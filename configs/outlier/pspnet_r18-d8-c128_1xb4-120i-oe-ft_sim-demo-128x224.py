@@ -5,23 +5,9 @@
 # never placed as test anomalies (sim/server/props.py), so the test set's objects stay unseen.
 # loss = CE on in-distribution pixels + 0.5 * mean over outlier pixels of the cross-entropy to
 # the uniform distribution (-mean_k log softmax_k).
+# Everything but the loss is the energy fine-tuning config's.
 #     python tools/make_outlier_sprites.py --out demo_out/outlier_sprites
-#     python tools/train.py \
-#         configs/outlier/pspnet_r18-d8-c128_1xb4-120i-oe-ft_sim-demo-128x224.py \
+#     python tools/train.py configs/outlier/pspnet_r18-d8-c128_1xb4-120i-oe-ft_sim-demo-128x224.py \
 #         --work-dir demo_out/work_dirs/pspnet-oe-ft --resume
-#     python tools/eval_caos.py \
-#         configs/outlier/pspnet_r18-d8-c128_1xb4-120i-oe-ft_sim-demo-128x224.py \
-#         --checkpoint demo_out/work_dirs/pspnet-oe-ft/iter_120.pth
-_base_ = ["../demo/pspnet_r18-d8-c128_1xb4-240i_sim-demo-128x224.py"]
-iters = 120
-outlier_sprites = "demo_out/outlier_sprites"
-load_from = "demo_out/work_dirs/pspnet/iter_240.pth"  # weights only; --resume continues this run
+_base_ = ["./pspnet_r18-d8-c128_1xb4-120i-energy-ft_sim-demo-128x224.py"]
 model = dict(outlier=dict(type="oe", weight=0.5))
-train_dataloader = dict(
-    dataset=dict(
-        transform=dict(paste=dict(folder=outlier_sprites, count=(1, 3), scale=(0.08, 0.3))),
-    ),
-)
-optim_wrapper = dict(optimizer=dict(lr=1e-4))  # a tenth of the training learning rate
-param_scheduler = [dict(type="PolyLR", power=0.9, eta_min=0.0, begin=0, end=iters, by_epoch=False)]
-train_cfg = dict(max_iters=iters, val_interval=iters)
