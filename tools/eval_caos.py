@@ -28,6 +28,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--branch-checkpoint", help="confidence-branch model checkpoint (Branch)")
     p.add_argument("--scorers", nargs="+", help="exactly these scorers (default: the CAOS ones)")
     p.add_argument("--extra-scorers", nargs="+", default=[], help="added to the default scorers")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="SCORER.OPTION=VALUE",
+        help="scorer settings, e.g. odin.eps=0.001 knn.k=20 energy.temperature=2",
+    )
     p.add_argument("--protocol", default="caos", choices=["caos", "pooled", "components", "all"])
     p.add_argument(
         "--scales",
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         from segood.evaluation.api import EvalOptions, evaluate, print_summary
+        from segood.scorers.registry import parse_options
 
         rank, world = 0, 1
         device = args.device
@@ -96,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             component_threshold=args.component_threshold,
             device=device,
             cfg_options=_options(args.cfg_options),
+            scorer_options=parse_options(args.set),
             progress=not args.no_progress,
         )
         results = evaluate(options, rank, world)

@@ -14,26 +14,7 @@ import numpy as np
 from segood.classification.logits_io import OutputSet, load_npz, parse_named
 from segood.classification.pipeline import run_ood_benchmark
 from segood.errors import SegoodError
-
-
-def scorer_options(items: list[str]) -> dict[str, dict[str, Any]]:
-    """['energy.temperature=2', ...] -> {'energy': {'temperature': 2}}."""
-    import ast
-
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, eq, raw = item.partition("=")
-        scorer, dot, option = key.partition(".")
-        if not (eq and dot and scorer and option):
-            raise SegoodError(
-                f"bad --set {item!r}; write SCORER.OPTION=VALUE (e.g. energy.temperature=2)"
-            )
-        try:
-            value = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            value = raw
-        out.setdefault(scorer, {})[option] = value
-    return out
+from segood.scorers.registry import parse_options as scorer_options
 
 
 def logits(args: argparse.Namespace) -> dict[str, Any]:

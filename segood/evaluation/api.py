@@ -49,6 +49,7 @@ class EvalOptions:
     component_threshold: float | None = None
     device: str | None = None
     cfg_options: dict[str, Any] | None = None
+    scorer_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> kwargs
     progress: bool = True
 
 
@@ -153,7 +154,11 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
         autoencoder = build_network(ae_cfg, options.ae_checkpoint, device)
     has_branch = getattr(model, "confidence_head", None) is not None or branch_model is not None
     names, notes = choose_scorers(options, has_branch)
-    built = {name: scorers.get(name) for name in names}
+    unused = sorted(set(options.scorer_options) - set(names))
+    if unused:
+        raise SegoodError(f"--set names scorers that are not evaluated: {unused}; add them with "
+                          "--scorers or --extra-scorers")  # fmt: skip
+    built = {name: scorers.get(name, **options.scorer_options.get(name, {})) for name in names}
     protocols = PROTOCOLS if options.protocol == "all" else (options.protocol,)
     scales = (
         options.scales
@@ -216,6 +221,7 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
         "branch_checkpoint": options.branch_checkpoint,
         "split": dataset.split,
         "scorers": names,
+        "scorer_settings": {name: repr(scorer) for name, scorer in built.items()},
         "protocols": list(job.protocols),
         "scales": list(settings.short_sides),
         "full_resolution": settings.full_resolution,

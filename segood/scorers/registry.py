@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from segood.errors import SegoodError
 
@@ -41,3 +41,23 @@ def get(name: str, **kwargs):
         return cls(**kwargs)
     except TypeError as err:
         raise SegoodError(f"scorer {name!r}: bad settings {kwargs}: {err}") from None
+
+
+def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
+    """Command-line scorer settings: ['energy.temperature=2', ...] -> {'energy': {...}}."""
+    import ast
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        scorer, dot, option = key.partition(".")
+        if not (eq and dot and scorer and option):
+            raise SegoodError(
+                f"bad --set {item!r}; write SCORER.OPTION=VALUE (e.g. energy.temperature=2)"
+            )
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        out.setdefault(scorer, {})[option] = value
+    return out

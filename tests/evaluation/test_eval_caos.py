@@ -230,3 +230,21 @@ def test_torchrun_two_processes_equal_one(eval_assets, tmp_path):
     for protocol in ("caos", "pooled", "components"):
         assert ddp[protocol] == one[protocol]
     assert ddp["settings"]["processes"] == 2
+
+
+def test_scorer_settings_from_the_command_line(eval_assets, tmp_path, capsys):
+    args = [CONFIG, "--checkpoint", str(eval_assets["psp"]), "--scorers", "energy",
+            "--data-root", str(eval_assets["root"]), "--scales", "full", "--no-progress",
+            "--panels", "0"]  # fmt: skip
+    assert load_tool().main([*args, "--out", str(tmp_path / "t1")]) == 0
+    assert (
+        load_tool().main([*args, "--out", str(tmp_path / "t5"), "--set", "energy.temperature=5"])
+        == 0
+    )
+    t1 = json.loads((tmp_path / "t1" / "results.json").read_text())["streethazards"]
+    t5 = json.loads((tmp_path / "t5" / "results.json").read_text())["streethazards"]
+    assert "temperature=5" in t5["settings"]["scorer_settings"]["energy"]
+    assert t1["caos"]["energy"] != t5["caos"]["energy"]
+    assert load_tool().main([*args, "--out", str(tmp_path / "x"), "--set", "knn.k=3"]) == 2
+    assert "not evaluated" in capsys.readouterr().err
+    assert load_tool().main([*args, "--out", str(tmp_path / "y"), "--set", "energy=3"]) == 2
