@@ -82,26 +82,17 @@ def status(port: int) -> dict:
     return res[0][1]
 
 
+def generate_command(port: int, out: Path, *extra: str) -> list[str]:
+    """`python -m sim.generate` at test size against the server on `port`."""
+    return [PY, "-m", "sim.generate", "--port", str(port), "--out", str(out),
+            "--width", "96", "--height", "64", "--timeout", "10", "--no-progress",
+            *extra]  # fmt: skip
+
+
 def generate(
     port: int, out: Path, *extra: str, timeout: float = 120.0, check: bool = True
 ) -> subprocess.CompletedProcess:
-    cmd = [
-        PY,
-        "-m",
-        "sim.generate",
-        "--port",
-        str(port),
-        "--out",
-        str(out),
-        "--width",
-        "96",
-        "--height",
-        "64",
-        "--timeout",
-        "10",
-        "--no-progress",
-        *extra,
-    ]
+    cmd = generate_command(port, out, *extra)
     r = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout)
     if check and r.returncode != 0:
         raise AssertionError(f"generator failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")

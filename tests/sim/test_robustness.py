@@ -8,12 +8,12 @@ import pytest
 
 from segood.data import StreetHazards
 from tests.sim.helpers import (
-    PY,
     ROOT,
     env,
     frames,
     free_port,
     generate,
+    generate_command,
     start_server,
     status,
     stop_server,
@@ -23,23 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 def _spawn_generator(port, out, *extra):
-    cmd = [
-        PY,
-        "-m",
-        "sim.generate",
-        "--port",
-        str(port),
-        "--out",
-        str(out),
-        "--width",
-        "96",
-        "--height",
-        "64",
-        "--timeout",
-        "10",
-        "--no-progress",
-        *extra,
-    ]
+    cmd = generate_command(port, out, *extra)
     return subprocess.Popen(
         cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
