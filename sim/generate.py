@@ -18,7 +18,7 @@ import logging
 import math
 import signal
 import sys
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -147,8 +147,11 @@ def run(args: argparse.Namespace) -> int:
     bar = _progress(len(mine), len(mine) - len(todo), args.no_progress)
     failures = 0
     delays = backoff_delays(2.0)
+    stop = _interrupt_between_frames(session)
     try:
         while todo:
+            if stop.is_set():
+                raise KeyboardInterrupt("signal")
             try:
                 index, town = todo[0]
                 if session.town != town:
@@ -173,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
                 )
                 session.release()
                 session.town = None
-                time.sleep(delay)
+                if stop.wait(delay):
+                    raise KeyboardInterrupt("signal") from exc
                 session.connect(attempts=args.retries + 1)
     finally:
         bar.close()
@@ -187,6 +191,26 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0 if done == len(mine) else 1
+
+
+def _interrupt_between_frames(session: Session) -> threading.Event:
+    """Make Ctrl-C / SIGTERM stop the run between frames, never inside a CARLA call.
+
+    A signal landing inside a client call (a spawn, a destroy) can leave an actor the session
+    does not know about. While the session holds actors the handler only sets the returned
+    event, which the frame loop checks; with no actor on the server it interrupts at once
+    (e.g. during a long reconnect). Spawns hold signals until the actor is recorded.
+    """
+    stop = threading.Event()
+
+    def handler(signum, _frame):
+        stop.set()
+        if not (session.props or session.cameras):
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    return stop
 
 
 def _progress(total: int, initial: int, disabled: bool):

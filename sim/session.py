@@ -158,11 +158,12 @@ class Session:
             bp.set_attribute("image_size_x", str(self.width))
             bp.set_attribute("image_size_y", str(self.height))
             bp.set_attribute("fov", str(self.fov))
-            cam = self.world.spawn_actor(bp, origin)
-            self.cameras.append(cam)
             q: queue.Queue = queue.Queue()
+            with _signals_deferred():  # spawned => recorded, so cleanup can destroy it
+                cam = self.world.spawn_actor(bp, origin)
+                self.cameras.append(cam)
+                self.queues.append(q)
             cam.listen(q.put)
-            self.queues.append(q)
         # subscriptions complete asynchronously: tick until every camera delivers
         deadline = time.monotonic() + max(10.0, self.timeout)
         pending = set(range(len(CAMERAS)))
@@ -192,9 +193,10 @@ class Session:
 
     def spawn_prop(self, blueprint: str, t):
         """The spawned actor, or None when the server refuses (a collision)."""
-        actor = self.world.try_spawn_actor(self.blueprints.find(blueprint), t)
-        if actor is not None:
-            self.props.append(actor)
+        with _signals_deferred():  # spawned => recorded, so cleanup can destroy it
+            actor = self.world.try_spawn_actor(self.blueprints.find(blueprint), t)
+            if actor is not None:
+                self.props.append(actor)
         return actor
 
     def destroy_props(self) -> None:
@@ -228,9 +230,11 @@ class Session:
             for cam in self.cameras:
                 with contextlib.suppress(RuntimeError):
                     cam.stop()
-            # a tick makes freshly spawned actors known to the client before destroy
+            # the client skips destroying an actor it does not know yet (a fresh spawn): tick, then
+            # wait until the world state that lists every actor has reached the client
             with contextlib.suppress(RuntimeError):
                 self.world.tick(min(self.timeout, 5.0))
+            _wait_alive(actors, timeout=2.0)
             for a in actors:
                 try:
                     a.destroy()
@@ -250,6 +254,42 @@ class Session:
             except RuntimeError:
                 pass
         self.world = None
+
+
+def _wait_alive(actors: list, timeout: float) -> None:
+    """Poll until the client reports every actor alive, or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if all(a.is_alive for a in actors):
+                return
+        except RuntimeError:
+            return
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT/SIGTERM until the block ends (main thread, POSIX); a no-op elsewhere.
+
+    Ctrl-C between the server creating an actor and this session recording it would leave the
+    actor behind; blocked signals are delivered when the block ends, after the record.
+    """
+    import signal
+    import threading
+
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _drain(q: queue.Queue) -> None:
