@@ -3,7 +3,8 @@
 
     python tools/eval_caos.py CONFIG --checkpoint CKPT [--ae-checkpoint CKPT]
         [--branch-checkpoint CKPT] [--scorers msp maxlogit ...] [--extra-scorers energy sml]
-        [--protocol caos|pooled|components|all] [--scales 300 375 450 525 600 | --scales full]
+        [--protocol caos|pooled|components|all|smiyc-anomaly|smiyc-obstacle]
+        [--scales 300 375 450 525 600 | --scales full]
         [--out DIR] [--resume] [--launcher none|pytorch]
 
 Default scorers: the paper's (MSP, Branch, Background, MC dropout, AE, MaxLogit), each one
@@ -35,7 +36,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SCORER.OPTION=VALUE",
         help="scorer settings, e.g. odin.eps=0.001 knn.k=20 energy.temperature=2",
     )
-    p.add_argument("--protocol", default="caos", choices=["caos", "pooled", "components", "all"])
+    p.add_argument(
+        "--protocol",
+        default="caos",
+        choices=["caos", "pooled", "components", "all", "smiyc-anomaly", "smiyc-obstacle"],
+        help="all = caos + pooled + components; smiyc-* = the SegmentMeIfYouCan leaderboard's",
+    )
     p.add_argument(
         "--scales",
         nargs="+",

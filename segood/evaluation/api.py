@@ -18,7 +18,7 @@ import torch
 
 from segood.errors import SegoodError
 from segood.evaluation.inference import AVERAGE_MODES, InferenceSettings
-from segood.evaluation.report import format_table, render_panels, write_reports
+from segood.evaluation.report import REPORTED, format_table, render_panels, write_reports
 from segood.evaluation.runner import PROTOCOLS, EvalJob, Evaluation, item_name, normalize
 
 CAOS_SCORERS = ("msp", "branch", "background", "mc_dropout", "ae", "maxlogit")
@@ -286,7 +286,7 @@ def _panels(evaluation: Evaluation, count: int, path: Path) -> None:
 
 
 def print_summary(results: dict[str, Any], out: str) -> None:
-    for protocol in ("caos", "pooled", "components"):
+    for protocol in REPORTED:
         if any(protocol in r for r in results.values()):
             print(format_table(results, protocol))
             print()

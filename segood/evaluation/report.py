@@ -14,6 +14,9 @@ from segood.evaluation.store import atomic_write_bytes
 
 METRIC_ROWS = (("fpr95", "FPR95 ↓"), ("auroc", "AUROC ↑"), ("aupr", "AUPR ↑"))
 COMPONENT_ROWS = (("siou_gt", "sIoU gt ↑"), ("ppv", "PPV ↑"), ("mean_f1", "mean F1 ↑"))
+SMIYC_ROWS = (("aupr", "AUPR ↑"), ("fpr95", "FPR95 ↓"), *COMPONENT_ROWS)  # the leaderboard's
+ROWS = {"components": COMPONENT_ROWS, "smiyc-anomaly": SMIYC_ROWS, "smiyc-obstacle": SMIYC_ROWS}
+REPORTED = ("caos", "pooled", "components", "smiyc-anomaly", "smiyc-obstacle")
 DATASET_TITLES = {"streethazards": "StreetHazards", "bdd_anomaly": "BDD-Anomaly"}
 
 
@@ -23,7 +26,7 @@ def title(dataset: str) -> str:
 
 def table_rows(results: dict[str, Any], protocol: str) -> tuple[list[str], list[list[str]]]:
     """(header, rows) in the paper's layout: a row per dataset and metric, a column per scorer."""
-    rows_of = COMPONENT_ROWS if protocol == "components" else METRIC_ROWS
+    rows_of = ROWS.get(protocol, METRIC_ROWS)
     scorers: list[str] = []
     for per_dataset in results.values():
         for name in per_dataset.get(protocol, {}):
@@ -109,7 +112,7 @@ def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
     writer = csv.writer(buffer)
     writer.writerow(["dataset", "protocol", "scorer", "metric", "value"])
     for dataset, per_dataset in plain.items():
-        for protocol in ("caos", "pooled", "components"):
+        for protocol in REPORTED:
             for scorer, values in per_dataset.get(protocol, {}).items():
                 for metric, value in values.items():
                     if isinstance(value, int | float):
@@ -119,7 +122,7 @@ def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
     written.append(path)
 
     sections = ["# Results"]
-    for protocol in ("caos", "pooled", "components"):
+    for protocol in REPORTED:
         if any(protocol in d for d in plain.values()):
             sections += [
                 "",

@@ -6,7 +6,9 @@ stopped and a sharded run (one shard per process) merges exactly. Protocols:
 - "caos": per-image AUROC / AUPR / FPR95 averaged over images (the reference's rules);
 - "pooled": exact metrics over all pixels (bounded memory);
 - "components": SegmentMeIfYouCan sIoU_gt / PPV / mean F1 at the best pooled pixel-F1
-  threshold (needs "pooled" for the threshold, and a second pass over the images).
+  threshold (needs "pooled" for the threshold, and a second pass over the images);
+- "smiyc-anomaly", "smiyc-obstacle": the SegmentMeIfYouCan leaderboard's own evaluation
+  (`segood.evaluation.smiyc`); named explicitly, not part of "all".
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from segood.errors import SegoodError
+from segood.evaluation import smiyc
 from segood.evaluation.inference import InferenceSettings, image_seed, infer, reconstruct
 from segood.evaluation.store import ResultStore, load_npz, safe_name, save_npz
 from segood.metrics import PerImageAccumulator, PooledAccumulator
@@ -29,7 +32,8 @@ from segood.metrics.components import ComponentAccumulator, best_f1_threshold
 from segood.metrics.segmentation import confusion_matrix, iou_per_class
 from segood.scorers import FittedScorer, Scorer
 
-PROTOCOLS = ("caos", "pooled", "components")
+PROTOCOLS = ("caos", "pooled", "components")  # what "all" runs
+KNOWN_PROTOCOLS = (*PROTOCOLS, *smiyc.PROTOCOLS)
 
 
 @dataclass
@@ -94,9 +98,10 @@ class Evaluation:
         self.needs = needed_outputs(job.scorers)
         self.store = ResultStore(job.out)
         self.timing = {"forward": 0.0, "scorers": 0.0, "metrics": 0.0, "images": 0}
+        self._smiyc: dict[str, dict[str, Any]] | None = None  # official pixel results
         for protocol in job.protocols:
-            if protocol not in PROTOCOLS:
-                raise SegoodError(f"unknown protocol {protocol!r}; choose from {PROTOCOLS}")
+            if protocol not in KNOWN_PROTOCOLS:
+                raise SegoodError(f"unknown protocol {protocol!r}; choose from {KNOWN_PROTOCOLS}")
         needs_pooled = "components" in job.protocols and job.component_threshold is None
         if needs_pooled and "pooled" not in job.protocols:
             job.protocols = (*job.protocols, "pooled")  # the component threshold comes from it
@@ -223,14 +228,13 @@ class Evaluation:
         self.fit()
         self._first_pass()
         _barrier()
-        threshold = None
-        if "components" in job.protocols:
-            threshold = self._component_thresholds()
-            self._component_pass(threshold)
+        plans = self._component_plans()
+        if plans:
+            self._component_pass(plans)
             _barrier()
         if job.rank != 0:
             return None
-        return self.aggregate(threshold)
+        return self.aggregate(plans)
 
     def _pooled_path(self) -> Path:
         return self.job.out / f"pooled-rank{self.job.rank}.npz"
@@ -317,6 +321,8 @@ class Evaluation:
             if scorer_name in pooled:
                 pooled[scorer_name].add(score_map, anomaly, ignore)
             arrays[f"curve/{scorer_name}"] = score_map.ravel()[pick]
+        if set(smiyc.PROTOCOLS) & set(job.protocols):
+            arrays.update(smiyc.frame_arrays(scores, anomaly, ignore))
         skipped = next(iter(per_image.skipped.values()), None)
         seconds = {
             "forward": t_forward - start,
@@ -336,7 +342,30 @@ class Evaluation:
         merged = self._merged_pooled()
         return {name: best_f1_threshold(acc.rank_counts()) for name, acc in merged.items()}
 
-    def _component_pass(self, thresholds: dict[str, float]) -> None:
+    def _component_plans(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Protocol -> scorer -> ComponentAccumulator settings, for every component protocol."""
+        plans: dict[str, dict[str, dict[str, Any]]] = {}
+        if "components" in self.job.protocols:
+            thresholds = self._component_thresholds()
+            plans["components"] = {n: {"threshold": t} for n, t in thresholds.items()}
+        tracks = [p for p in self.job.protocols if p in smiyc.PROTOCOLS]
+        if tracks:
+            pixel = self._smiyc_pixel()
+            for protocol in tracks:
+                plans[protocol] = {
+                    n: smiyc.component_settings(protocol, r["threshold"]) for n, r in pixel.items()
+                }
+        return plans
+
+    def _smiyc_pixel(self) -> dict[str, dict[str, Any]]:
+        """Scorer -> official pixel metrics over every stored image (all shards), once."""
+        if self._smiyc is None:
+            wanted = {item_name(self.job.dataset, i) for i in range(len(self.job.dataset))}
+            stored = ((a, m) for a, m in self.store.read_all() if m["name"] in wanted)
+            self._smiyc = smiyc.pixel_results(stored, self.job.scorers)
+        return self._smiyc
+
+    def _component_pass(self, plans: dict[str, dict[str, dict[str, Any]]]) -> None:
         job, ds = self.job, self.job.dataset
         folder = job.out / "components"
         for index in tqdm(
@@ -346,18 +375,20 @@ class Evaluation:
             path = folder / f"{safe_name(item['name'])}.npz"
             if job.resume and path.exists():
                 _, meta = load_npz(path)
-                if meta.get("thresholds") == thresholds:
+                if meta.get("plans") == plans:
                     continue
             label = np.asarray(item["label"])
             scores = self.score(self.outputs(normalize(item["image"], job.device), item["name"]))
             anomaly = np.asarray(ds.is_anomaly(label), dtype=bool)
             ignore = label == ds.ignore_index
-            states = {}
-            for name, score_map in scores.items():
-                acc = ComponentAccumulator(thresholds[name])
-                acc.add(item["name"], score_map, anomaly, ignore)
-                states[name] = acc.state_dict()["per_image"][item["name"]]
-            save_npz(path, {}, {"thresholds": thresholds, "states": states})
+            states: dict[str, dict[str, Any]] = {}
+            for protocol, settings in plans.items():
+                states[protocol] = {}
+                for name, score_map in scores.items():
+                    acc = ComponentAccumulator(**settings[name])
+                    acc.add(item["name"], score_map, anomaly, ignore)
+                    states[protocol][name] = acc.per_image[item["name"]]
+            save_npz(path, {}, {"plans": plans, "states": states})
 
     # ----------------------------------------------------------------------------- results
     def _merged_pooled(self) -> dict[str, PooledAccumulator]:
@@ -375,7 +406,7 @@ class Evaluation:
                 )
         return merged
 
-    def aggregate(self, thresholds: dict[str, float] | None) -> dict[str, Any]:
+    def aggregate(self, plans: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
         """Merge every stored image (all shards) into the dataset's results."""
         job = self.job
         caos = {name: PerImageAccumulator() for name in job.scorers}
@@ -412,8 +443,12 @@ class Evaluation:
             results["caos"] = {name: acc.compute() for name, acc in caos.items()}
         if "pooled" in job.protocols:
             results["pooled"] = {name: acc.compute() for name, acc in self._merged_pooled().items()}
-        if thresholds is not None:
-            results["components"] = self._aggregate_components(thresholds)
+        results.update(self._aggregate_components(plans))
+        if set(smiyc.PROTOCOLS) & set(job.protocols):
+            pixel = self._smiyc_pixel()
+            for protocol in smiyc.PROTOCOLS:
+                for name, values in results.get(protocol, {}).items():
+                    results[protocol][name] = {**pixel[name], **values}
         ious = iou_per_class(confusion)
         classes = list(getattr(job.dataset, "CLASSES", []))[: len(ious)]
         results["segmentation"] = {
@@ -429,13 +464,20 @@ class Evaluation:
         results["seconds_per_image"] = {k: v / n_images for k, v in seconds.items()}
         return results
 
-    def _aggregate_components(self, thresholds: dict[str, float]) -> dict[str, Any]:
-        accs = {name: ComponentAccumulator(thresholds[name]) for name in self.job.scorers}
+    def _aggregate_components(self, plans: dict[str, dict[str, dict[str, Any]]]) -> dict:
+        """Protocol -> scorer -> component metrics, from every image's component file."""
+        accs = {
+            protocol: {name: ComponentAccumulator(**kw) for name, kw in settings.items()}
+            for protocol, settings in plans.items()
+        }
         for path in sorted((self.job.out / "components").glob("*.npz")):
             _, meta = load_npz(path)
-            for name, (siou, ppv) in meta["states"].items():
-                accs[name].per_image[path.stem] = (siou, ppv)
-        return {name: acc.compute() for name, acc in accs.items()}
+            if meta.get("plans") != plans:
+                continue  # written under other thresholds or settings (an earlier run)
+            for protocol, per_scorer in meta["states"].items():
+                for name, (siou, ppv) in per_scorer.items():
+                    accs[protocol][name].per_image[path.stem] = (siou, ppv)
+        return {p: {n: acc.compute() for n, acc in a.items()} for p, a in accs.items()}
 
 
 def item_name(dataset: Any, index: int) -> str:

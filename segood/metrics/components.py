@@ -32,6 +32,7 @@ import numpy as np
 
 from segood.errors import SegoodError
 from segood.metrics.ranking import RankCounts, levels
+from segood.metrics.smiyc import float16_scores
 
 TAUS = np.linspace(0.25, 0.75, 11)  # the official sIoU / PPV thresholds, float for float
 
@@ -80,16 +81,20 @@ def component_scores(
         small = np.bincount(gt.ravel(), minlength=n_gt + 1) < min_ground_truth
         void = void | small[gt]
     keep = ~void.ravel()
-    # overlap[k, m] = kept pixels in gt component k (0 = none) and predicted component m (0 = none)
-    cells = gt.ravel()[keep].astype(np.int64) * (n_pred + 1) + pred.ravel()[keep]
-    overlap = np.bincount(cells, minlength=(n_gt + 1) * (n_pred + 1)).reshape(n_gt + 1, -1)
-    gt_size = overlap[1:, :].sum(axis=1)  # (K,)
-    pred_size = overlap[:, 1:].sum(axis=0)  # (M,)
-    touches = overlap[1:, 1:] > 0  # (K, M): gt k meets predicted m
-    inter = overlap[1:, 1:].sum(axis=1)  # |k ∩ K̂(k)|: every predicted pixel on k is in K̂(k)
-    outside = touches @ overlap[0, 1:]  # pixels of K̂(k) on no gt component
-    siou = inter[gt_size > 0] / (gt_size + outside)[gt_size > 0]
-    ppv = overlap[1:, 1:].sum(axis=0)[pred_size > 0] / pred_size[pred_size > 0]
+    g, p = gt.ravel()[keep].astype(np.int64), pred.ravel()[keep].astype(np.int64)
+    gt_size = np.bincount(g, minlength=n_gt + 1)[1:]  # (K,) kept pixels per component
+    pred_size = np.bincount(p, minlength=n_pred + 1)[1:]  # (M,)
+    # the (gt k, predicted m) pairs that share pixels, with their counts: sparse, so that a
+    # noisy map with thousands of components costs memory in pairs, not in K x M
+    pairs, shared = np.unique(g * (n_pred + 1) + p, return_counts=True)
+    k, m = np.divmod(pairs, n_pred + 1)
+    on_gt, both = k > 0, (k > 0) & (m > 0)
+    background = np.bincount(m[~on_gt], weights=shared[~on_gt], minlength=n_pred + 1)  # off gt
+    inter = np.bincount(k[both], weights=shared[both], minlength=n_gt + 1)[1:]  # |k ∩ K̂(k)|
+    outside = np.bincount(k[both], weights=background[m[both]], minlength=n_gt + 1)[1:]
+    on_objects = np.bincount(m[both], weights=shared[both], minlength=n_pred + 1)[1:]
+    siou = inter[gt_size > 0] / (gt_size + outside)[gt_size > 0]  # outside: K̂(k) off any gt
+    ppv = on_objects[pred_size > 0] / pred_size[pred_size > 0]
     return siou.astype(np.float64), ppv.astype(np.float64)
 
 
@@ -114,27 +119,22 @@ def best_f1_threshold(rc: RankCounts) -> float:
     return float(rc.pos_values[int(np.argmax(f1))])
 
 
-def binarize(scores: Any, threshold: float, strict: bool = False) -> np.ndarray:
-    """The predicted anomaly mask: `scores >= threshold` (segood), or `>` (`strict`, official).
-
-    float16 maps (the official score files) are compared in float16, the threshold rounded to
-    it, as numpy 1.23 (the official code's pin) compares a float16 array with a float64 scalar;
-    other maps in float64.
-    """
-    s = np.asarray(scores)
-    if s.dtype == np.float16:
-        t = np.float16(threshold)
-    else:
-        s, t = s.astype(np.float64, copy=False), float(threshold)
-    return s > t if strict else s >= t
+def binarize(scores: Any, threshold: float, official: bool = False) -> np.ndarray:
+    """The predicted anomaly mask: `scores >= threshold` (segood: the threshold is a score value
+    that counts as anomalous), or with `official` the SegmentMeIfYouCan rule: scores rounded to
+    float16 (the official score files' format), then `score > threshold` compared in float16, as
+    numpy 1.23 (the official code's pin) compares a float16 map with a float64 threshold."""
+    if official:
+        return float16_scores(scores) > np.float16(threshold)
+    return np.asarray(scores, dtype=np.float64) >= float(threshold)
 
 
 class ComponentAccumulator:
     """sIoU / PPV of every component over a dataset, at one pixel threshold.
 
-    `strict` predicts `score > threshold` (the official rule) instead of `>=`; the size
-    filters are those of `component_scores`. State = per-image arrays keyed by image name:
-    merging shards and re-adding an image on resume are exact.
+    `official` thresholds as SegmentMeIfYouCan (`binarize`); the size filters are those of
+    `component_scores`. State = per-image arrays keyed by image name: merging shards and
+    re-adding an image on resume are exact.
     """
 
     def __init__(
@@ -143,19 +143,18 @@ class ComponentAccumulator:
         *,
         min_predicted: int = 0,
         min_ground_truth: int = 0,
-        strict: bool = False,
+        official: bool = False,
     ) -> None:
         self.threshold = float(threshold)
         self.min_predicted, self.min_ground_truth = int(min_predicted), int(min_ground_truth)
-        self.strict = bool(strict)
+        self.official = bool(official)
         self.per_image: dict[str, tuple[list[float], list[float]]] = {}
 
     def add(self, name: str, scores: Any, is_anomaly: Any, ignore: Any = None) -> None:
         y = np.asarray(is_anomaly, dtype=bool)
         g = None if ignore is None else np.asarray(ignore, dtype=bool)
-        prediction = binarize(scores, self.threshold, self.strict)
         siou, ppv = component_scores(
-            prediction,
+            binarize(scores, self.threshold, self.official),
             y,
             g,
             min_predicted=self.min_predicted,
@@ -182,7 +181,7 @@ class ComponentAccumulator:
             "threshold": self.threshold,
             "min_predicted": self.min_predicted,
             "min_ground_truth": self.min_ground_truth,
-            "strict": self.strict,
+            "official": self.official,
             "per_image": dict(self.per_image),
         }
 
@@ -192,7 +191,7 @@ class ComponentAccumulator:
             state["threshold"],
             min_predicted=state.get("min_predicted", 0),
             min_ground_truth=state.get("min_ground_truth", 0),
-            strict=state.get("strict", False),
+            official=state.get("official", False),
         )
         acc.per_image = {k: (list(a), list(b)) for k, (a, b) in state["per_image"].items()}
         return acc
