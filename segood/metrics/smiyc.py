@@ -31,8 +31,9 @@ step, what the official evaluation does and segood with it:
    values of the `pooled` protocol.
 6. The component threshold (`best_f1_threshold` of the official curve): the curve index of the
    best pixel F1, looked up in the sorted threshold list *before* deduplication (the official
-   code indexes that list with the curve's index). It is the official threshold, not the F1
-   optimum; segood's `components` protocol uses the exact optimum.
+   code indexes that list with the curve's index; where that index runs past the list's end,
+   which the official code does not survive, segood takes the last entry). It is the official
+   threshold, not the F1 optimum; segood's `components` protocol uses the exact optimum.
 7. Components at that threshold: prediction = float16 score > threshold, then the official
    size filters (`TRACKS`) and rules of `segood.metrics.components`.
 """
@@ -126,12 +127,13 @@ def curve_metrics(frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> di
     f1 = 2 * tp / (2 * tp + fp + (n_pos - tp))
     at95 = int(np.searchsorted(tpr, 0.95))
     best = int(np.nanargmax(f1))
+    lookup = min(best, len(thresholds) - 1)  # past the list's end the official code fails
     return {
         "aupr": float(np.sum(np.diff(tpr) * precision[1:])),
         "fpr95": float(fpr[at95]) if at95 < len(tpr) else 1.0,
         "auroc": float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)),  # trapezoid
         "best_f1": float(f1[best]),
-        "threshold": float(thresholds[best]),  # the official lookup (module doc, step 6)
+        "threshold": float(thresholds[lookup]),  # the official lookup (module doc, step 6)
     }
 
 

@@ -180,3 +180,13 @@ def test_official_components_match_a_loop_transcription(track):
         want = official_loop(low, label, 0.35, t.min_predicted, t.min_ground_truth)
         assert np.sort(siou) == pytest.approx(want[0], rel=1e-15)
         assert np.sort(ppv) == pytest.approx(want[1], rel=1e-15)
+
+
+def test_threshold_lookup_past_the_end_takes_the_last_entry():
+    # one frame, distinct thresholds: the curve (with its repeated first entry and the
+    # prepended (0, 0)) is two points longer than the list; the best F1 is at its end
+    frame = (np.array([0.9, 0.1]), np.array([5, 5]), np.array([0, 1]))
+    got = curve_metrics([frame])
+    # curve points: (0, 0) (5, 0) (5, 0) (10, 1): F1 0, 10/15, 10/15, 20/21 -> index 3
+    assert got["best_f1"] == pytest.approx(20 / 21, rel=1e-15)
+    assert got["threshold"] == 0.1
