@@ -69,7 +69,8 @@ def checkpoint_model_config(raw: object) -> dict | None:
     return None
 
 
-def _with_defaults(cfg: Mapping[str, Any]) -> dict[str, Any]:
+def with_defaults(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """`cfg` with every argument it leaves out at its default (tuples as lists)."""
     from segood.models.builder import MODELS
 
     cls = MODELS.get(cfg.get("type"))
@@ -89,7 +90,7 @@ AGREEMENT_KEYS = ("type", "num_classes", "encoder", "stem", "stem_channels")
 
 def disagreements(config: Mapping[str, Any], described: Mapping[str, Any]) -> list[str]:
     """'key: config X, checkpoint Y' for each of AGREEMENT_KEYS that differs."""
-    a, b = _with_defaults(config), _with_defaults(described)
+    a, b = with_defaults(config), with_defaults(described)
     return [
         f"{key}: config {a.get(key)!r}, checkpoint {b.get(key)!r}"
         for key in AGREEMENT_KEYS
