@@ -2,7 +2,7 @@
 # PPMDeepsup): dilated deep-stem ResNet-101 (three 3x3 stem convs 3->64->64->128, output
 # stride 8), pyramid pooling (1, 2, 3, 6; 512 channels per bin), dropout 0.1, deep-supervision
 # head on layer3 (3x3 conv 1024->512) with loss weight 0.4. The torchvision-stem variant (7x7
-# stem conv): _base_/models/pspnet_r101b-d8.py ("b" as in mmsegmentation's r101b configs).
+# stem conv): the configs/pspnet_r101b-d8_* runs ("b" as in mmsegmentation's r101b configs).
 model = dict(
     type="SegModel",
     model=dict(
