@@ -16,7 +16,7 @@ LAYOUT = {18: (False, (2, 2, 2, 2)), 50: (True, (3, 4, 6, 3)), 101: (True, (3, 4
 EPS = 1e-5  # SynchronizedBatchNorm2d's default
 
 
-def _bn(state: dict, prefix: str, channels: int, g: torch.Generator, counters: bool) -> None:
+def random_bn(state: dict, prefix: str, channels: int, g: torch.Generator, counters: bool) -> None:
     state[f"{prefix}.weight"] = 0.6 + 0.4 * torch.rand(channels, generator=g)
     state[f"{prefix}.bias"] = 0.1 * torch.randn(channels, generator=g)
     state[f"{prefix}.running_mean"] = 0.1 * torch.randn(channels, generator=g)
@@ -25,7 +25,7 @@ def _bn(state: dict, prefix: str, channels: int, g: torch.Generator, counters: b
         state[f"{prefix}.num_batches_tracked"] = torch.tensor(1000)
 
 
-def _conv(state: dict, key: str, out_ch: int, in_ch: int, k: int, g: torch.Generator) -> None:
+def random_conv(state: dict, key: str, out_ch: int, in_ch: int, k: int, g: torch.Generator) -> None:
     std = (1.0 / (in_ch * k * k)) ** 0.5
     state[key] = std * torch.randn(out_ch, in_ch, k, k, generator=g)
 
@@ -37,28 +37,28 @@ def random_encoder(depth: int, seed: int, counters: bool = True) -> dict[str, Te
     expansion = 4 if bottleneck else 1
     s: dict[str, Tensor] = {}
     for i, (cin, cout) in enumerate([(3, 64), (64, 64), (64, 128)], start=1):
-        _conv(s, f"conv{i}.weight", cout, cin, 3, g)
-        _bn(s, f"bn{i}", cout, g, counters)
+        random_conv(s, f"conv{i}.weight", cout, cin, 3, g)
+        random_bn(s, f"bn{i}", cout, g, counters)
     inplanes = 128
     for li, (planes, n) in enumerate(zip((64, 128, 256, 512), counts, strict=True), start=1):
         for b in range(n):
             p = f"layer{li}.{b}"
             if bottleneck:
-                _conv(s, f"{p}.conv1.weight", planes, inplanes, 1, g)
-                _bn(s, f"{p}.bn1", planes, g, counters)
-                _conv(s, f"{p}.conv2.weight", planes, planes, 3, g)
-                _bn(s, f"{p}.bn2", planes, g, counters)
-                _conv(s, f"{p}.conv3.weight", planes * 4, planes, 1, g)
-                _bn(s, f"{p}.bn3", planes * 4, g, counters)
+                random_conv(s, f"{p}.conv1.weight", planes, inplanes, 1, g)
+                random_bn(s, f"{p}.bn1", planes, g, counters)
+                random_conv(s, f"{p}.conv2.weight", planes, planes, 3, g)
+                random_bn(s, f"{p}.bn2", planes, g, counters)
+                random_conv(s, f"{p}.conv3.weight", planes * 4, planes, 1, g)
+                random_bn(s, f"{p}.bn3", planes * 4, g, counters)
             else:
-                _conv(s, f"{p}.conv1.weight", planes, inplanes, 3, g)
-                _bn(s, f"{p}.bn1", planes, g, counters)
-                _conv(s, f"{p}.conv2.weight", planes, planes, 3, g)
-                _bn(s, f"{p}.bn2", planes, g, counters)
+                random_conv(s, f"{p}.conv1.weight", planes, inplanes, 3, g)
+                random_bn(s, f"{p}.bn1", planes, g, counters)
+                random_conv(s, f"{p}.conv2.weight", planes, planes, 3, g)
+                random_bn(s, f"{p}.bn2", planes, g, counters)
             stride = 1 if li == 1 else 2
             if b == 0 and (stride != 1 or inplanes != planes * expansion):
-                _conv(s, f"{p}.downsample.0.weight", planes * expansion, inplanes, 1, g)
-                _bn(s, f"{p}.downsample.1", planes * expansion, g, counters)
+                random_conv(s, f"{p}.downsample.0.weight", planes * expansion, inplanes, 1, g)
+                random_bn(s, f"{p}.downsample.1", planes * expansion, g, counters)
             inplanes = planes * expansion
     return s
 
@@ -68,15 +68,15 @@ def random_decoder(fc_dim: int, num_class: int, seed: int) -> dict[str, Tensor]:
     g = torch.Generator().manual_seed(seed)
     s: dict[str, Tensor] = {}
     for i in range(4):
-        _conv(s, f"ppm.{i}.1.weight", 512, fc_dim, 1, g)
-        _bn(s, f"ppm.{i}.2", 512, g, True)
-    _conv(s, "cbr_deepsup.0.weight", fc_dim // 4, fc_dim // 2, 3, g)
-    _bn(s, "cbr_deepsup.1", fc_dim // 4, g, True)
-    _conv(s, "conv_last.0.weight", 512, fc_dim + 4 * 512, 3, g)
-    _bn(s, "conv_last.1", 512, g, True)
-    _conv(s, "conv_last.4.weight", num_class, 512, 1, g)
+        random_conv(s, f"ppm.{i}.1.weight", 512, fc_dim, 1, g)
+        random_bn(s, f"ppm.{i}.2", 512, g, True)
+    random_conv(s, "cbr_deepsup.0.weight", fc_dim // 4, fc_dim // 2, 3, g)
+    random_bn(s, "cbr_deepsup.1", fc_dim // 4, g, True)
+    random_conv(s, "conv_last.0.weight", 512, fc_dim + 4 * 512, 3, g)
+    random_bn(s, "conv_last.1", 512, g, True)
+    random_conv(s, "conv_last.4.weight", num_class, 512, 1, g)
     s["conv_last.4.bias"] = 0.1 * torch.randn(num_class, generator=g)
-    _conv(s, "conv_last_deepsup.weight", num_class, fc_dim // 4, 1, g)
+    random_conv(s, "conv_last_deepsup.weight", num_class, fc_dim // 4, 1, g)
     s["conv_last_deepsup.bias"] = 0.1 * torch.randn(num_class, generator=g)
     return s
 
