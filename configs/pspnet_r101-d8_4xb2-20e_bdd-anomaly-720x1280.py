@@ -1,5 +1,6 @@
-# The paper's PSPNet on BDD-Anomaly: dilated ResNet-101, 4 GPUs x 2 images, SyncBN, 20 epochs,
-# SGD lr 0.02 momentum 0.9 wd 1e-4 poly 0.9, images 720x1280 (reference multi-scale training).
+# The paper's PSPNet on BDD-Anomaly, layer for layer the CAOS reference's network (deep-stem
+# dilated ResNet-101, CSAIL's ImageNet weights), 4 GPUs x 2 images, SyncBN, 20 epochs, SGD lr
+# 0.02 momentum 0.9 wd 1e-4 poly 0.9, images 720x1280 (reference multi-scale training).
 # torchrun --nproc-per-node 4 tools/train.py \
 #     configs/pspnet_r101-d8_4xb2-20e_bdd-anomaly-720x1280.py --launcher pytorch
 _base_ = [

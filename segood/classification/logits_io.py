@@ -89,8 +89,14 @@ def load_npz(path: str | Path, name: str | None = None) -> OutputSet:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: np.asarray(data[k]) for k in data.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        # numpy's own text for an object array advises allow_pickle; we never unpickle
+        reason = (
+            "it holds Python objects (an object array), which segood does not unpickle"
+            if "allow_pickle" in str(err)
+            else str(err)
+        )
         raise SegoodError(
-            f"{path} is not a readable .npz of arrays ({err}); save it with "
+            f"{path} is not a readable .npz of numeric arrays ({reason}); save it with "
             "np.savez(path, logits=logits, features=..., labels=...)"
         ) from None
     unknown = sorted(set(arrays) - {"logits", *OPTIONAL_KEYS})

@@ -16,9 +16,7 @@
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from segood.errors import SegoodError
+from segood.models.state_dicts import LOAD_ERRORS, unreadable_weights_error
 
 _HB = "__history_buffer__"
 _ND = "__ndarray__"
@@ -113,13 +112,13 @@ def load_from_local_weights_only(filename: str, map_location: Any = None) -> Any
         raise SegoodError(f"checkpoint {path} does not exist; check the path (or the work dir)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[-1][:200]
-        raise SegoodError(
-            f"checkpoint {path} could not be read with weights_only=True (corrupt, truncated, or "
-            f"not written by segood: {reason}); delete it (and fix work_dir/last_checkpoint) or "
-            f"point to another checkpoint"
-        ) from e
+    except LOAD_ERRORS as e:
+        raise unreadable_weights_error(
+            path,
+            "checkpoint",
+            e,
+            "delete it (and fix work_dir/last_checkpoint) or point to another checkpoint",
+        ) from None
 
 
 # The one patch of mmengine: its local-file loader (`load_from_local`) calls torch.load without

@@ -20,6 +20,7 @@ from segood.errors import SegoodError
 from segood.evaluation.inference import AVERAGE_MODES, InferenceSettings
 from segood.evaluation.report import REPORTED, format_table, render_panels, write_reports
 from segood.evaluation.runner import PROTOCOLS, EvalJob, Evaluation, item_name, normalize
+from segood.models.description import network_config
 
 CAOS_SCORERS = ("msp", "branch", "background", "mc_dropout", "ae", "maxlogit")
 REFERENCE_SCALES = (300, 375, 450, 525, 600)
@@ -67,39 +68,46 @@ def load_config(path: str, options: dict[str, Any] | None = None):
     return cfg
 
 
-def network_config(model_cfg: Any) -> dict:
-    """The `segood.models.build_model` dict inside a training wrapper (SegModel / AEModel)."""
-    cfg = dict(model_cfg)
-    inner = cfg.get("model")
-    return dict(inner) if isinstance(inner, dict) or hasattr(inner, "keys") else cfg
+def build_network(model_cfg: dict | None, checkpoint: str, device: str) -> torch.nn.Module:
+    """A network with the checkpoint's weights, every key matching, in eval mode.
 
+    `model_cfg` is the config's model; None takes the checkpoint's own description (converted
+    checkpoints and those of tools/train.py carry one), which a given config must agree with.
+    """
+    from segood.models import build_model
+    from segood.models.checkpoint import load_state, without_pretrained
+    from segood.models.description import checkpoint_model_config, disagreements
+    from segood.models.state_dicts import read_weights_file
 
-def build_network(model_cfg: dict, checkpoint: str, device: str) -> torch.nn.Module:
-    """A network from its config with the checkpoint's weights, in eval mode."""
-    from segood.models import build_model, load_model_weights
-
-    cfg = {**model_cfg, "pretrained": None} if "pretrained" in model_cfg else dict(model_cfg)
     if not Path(checkpoint).is_file():
         raise SegoodError(f"checkpoint {checkpoint} not found")
-    model = build_model(cfg)
-    load_model_weights(model, checkpoint, strict=False)
+    raw = read_weights_file(checkpoint, "checkpoint")
+    described = checkpoint_model_config(raw)
+    if model_cfg is None and described is None:
+        raise SegoodError(
+            f"the config has no model and checkpoint {checkpoint} does not describe its network "
+            f"(a bare state dict); use the config the checkpoint was trained with"
+        )
+    if model_cfg is not None and described is not None:
+        differ = disagreements(model_cfg, described)
+        if differ:
+            hint = " (an autoencoder goes to --ae-checkpoint)" if "AutoEncoder" in differ[0] else ""
+            raise SegoodError(
+                f"checkpoint {checkpoint} holds another network than the config's model: "
+                f"{'; '.join(differ)}{hint}; use the config the checkpoint was trained or "
+                f"converted for, or a config without `model` to take the checkpoint's own"
+            )
+    model = build_model(without_pretrained(model_cfg or described))
+    load_state(model, raw, checkpoint)
     return model.to(device).eval()
 
 
 def config_in_checkpoint(path: str) -> dict | None:
-    """The network config saved by mmengine in a checkpoint's meta, if any."""
-    from mmengine.config import Config
-
+    """The network config a checkpoint describes itself with (read without running code)."""
+    from segood.models.description import checkpoint_model_config
     from segood.models.state_dicts import read_weights_file
 
-    raw = read_weights_file(path, "checkpoint")
-    text = raw.get("meta", {}).get("cfg") if isinstance(raw, dict) else None
-    if not isinstance(text, str):
-        return None
-    try:
-        return network_config(Config.fromstring(text, ".py").model)
-    except Exception:
-        return None
+    return checkpoint_model_config(read_weights_file(path, "checkpoint"))
 
 
 def default_device() -> str:
@@ -140,13 +148,13 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
     root = options.data_root or spec["data_root"]
     dataset = build_dataset(dataset_name, root, spec.get("split", "test"))
     fit_split = spec.get("fit_split", "validation")
-    model = build_network(network_config(cfg.model), options.checkpoint, device)
+    model_cfg = network_config(cfg.model) if cfg.get("model") else None  # None: the checkpoint's
+    model = build_network(model_cfg, options.checkpoint, device)
     branch_model = None
     if options.branch_checkpoint:
-        branch_cfg = config_in_checkpoint(options.branch_checkpoint) or {
-            **network_config(cfg.model),
-            "confidence_branch": True,
-        }
+        branch_cfg = config_in_checkpoint(options.branch_checkpoint) or (
+            {**model_cfg, "confidence_branch": True} if model_cfg else None
+        )
         branch_model = build_network(branch_cfg, options.branch_checkpoint, device)
     autoencoder = None
     if options.ae_checkpoint:

@@ -2,7 +2,7 @@
 
 from segood.models.autoencoder import AutoEncoder, reconstruction_error
 from segood.models.builder import MODELS, build_model
-from segood.models.checkpoint import LoadResult, load_model_weights
+from segood.models.checkpoint import LoadResult, load_model_weights, load_network
 from segood.models.losses import (
     AdaptiveLambda,
     ConfidenceLoss,
@@ -23,6 +23,7 @@ __all__ = [
     "build_model",
     "confidence_branch_loss",
     "load_model_weights",
+    "load_network",
     "reconstruction_error",
     "reconstruction_loss",
 ]

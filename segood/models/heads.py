@@ -18,14 +18,20 @@ def conv_bn_relu(in_ch: int, out_ch: int, kernel_size: int) -> nn.Sequential:
 
 
 class PyramidPooling(nn.Module):
-    """Pyramid pooling module: for each bin, adaptive avg pool -> 1x1 conv to in/4 -> BN -> ReLU,
-    upsample to the input size, then concat everything with the input (2 * in channels for
-    4 bins)."""
+    """Pyramid pooling module: for each bin, adaptive avg pool -> 1x1 conv (no bias) to
+    `branch_channels` -> BN -> ReLU, upsampled bilinearly (align_corners=False) to the input
+    size, then concatenated after the input. `branch_channels` None = in/len(bins); the CAOS
+    reference (CSAIL) and mmsegmentation use 512 at every depth (the same for ResNet-50/101)."""
 
-    def __init__(self, in_channels: int, bins: Sequence[int] = (1, 2, 3, 6)):
+    def __init__(
+        self,
+        in_channels: int,
+        bins: Sequence[int] = (1, 2, 3, 6),
+        branch_channels: int | None = None,
+    ):
         super().__init__()
         self.bins = tuple(bins)
-        branch_ch = in_channels // len(self.bins)
+        branch_ch = branch_channels or in_channels // len(self.bins)
         self.stages = nn.ModuleList(
             nn.Sequential(nn.AdaptiveAvgPool2d(b), *conv_bn_relu(in_channels, branch_ch, 1))
             for b in self.bins
@@ -59,9 +65,10 @@ class PSPHead(nn.Module):
         channels: int = 512,
         bins: Sequence[int] = (1, 2, 3, 6),
         dropout: float = 0.1,
+        ppm_channels: int | None = None,
     ):
         super().__init__()
-        self.ppm = PyramidPooling(in_channels, bins)
+        self.ppm = PyramidPooling(in_channels, bins, ppm_channels)
         self.bottleneck = conv_bn_relu(self.ppm.out_channels, channels, 3)
         self.dropout = nn.Dropout2d(dropout)
         self.classifier = nn.Conv2d(channels, num_classes, 1)

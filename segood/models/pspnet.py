@@ -5,6 +5,12 @@ Dilated ResNet (layer3 and layer4 dilated, layer4 at 1/8: 2048 channels for ResN
 Dropout2d(0.1) -> 1x1 classifier; an auxiliary FCN head on layer3 (training only, loss weight
 `aux_weight`, 0.4 in the paper); optionally a per-pixel confidence branch on the 512 features.
 
+The CAOS reference's network (CSAIL's ResnetDilated + PPMDeepsup) layer for layer is
+`stem="deep", ppm_channels=512, aux_channels=F/4` (512 for ResNet-50/101, 128 for ResNet-18):
+see `segood.models.resnet` and `segood.models.convert.csail`. mmsegmentation's Cityscapes
+PSPNet is `stem="deep", stem_channels=(32, 32, 64), ppm_channels=512, aux_channels=256`.
+Unlike the reference's decoder (softmax at inference), the logits are never softmaxed here.
+
 MC dropout reuses the trunk: with `feats = model.decode_head.features(layer4)` computed once,
 `model.upsample(model.decode_head.classify(feats), size)` is one stochastic pass.
 """
@@ -30,10 +36,13 @@ class PSPNet(nn.Module):
         self,
         num_classes: int,
         encoder: str = "resnet101",
+        stem: str = "torchvision",
+        stem_channels: Sequence[int] | None = None,
         pretrained: str | Path | None = None,
         output_stride: int = 8,
         bins: Sequence[int] = (1, 2, 3, 6),
         decoder_channels: int = 512,
+        ppm_channels: int | None = None,
         dropout: float = 0.1,
         aux_weight: float = 0.4,
         aux_channels: int = 256,
@@ -49,12 +58,13 @@ class PSPNet(nn.Module):
             raise SegoodError(f"model.dropout={dropout!r} must be in [0, 1) (the paper uses 0.1)")
         self.num_classes = num_classes
         self.encoder_name = encoder
+        self.stem = stem
         self.output_stride = output_stride
         self.aux_weight = float(aux_weight)
-        self.encoder = build_resnet_encoder(encoder, output_stride)
-        load_pretrained_encoder(self.encoder, pretrained, encoder)
+        self.encoder = build_resnet_encoder(encoder, output_stride, stem, stem_channels)
+        load_pretrained_encoder(self.encoder, pretrained, encoder, stem)
         c3, c4 = RESNET_CHANNELS[encoder]
-        self.decode_head = PSPHead(c4, num_classes, decoder_channels, bins, dropout)
+        self.decode_head = PSPHead(c4, num_classes, decoder_channels, bins, dropout, ppm_channels)
         # no aux head at aux_weight 0: it would be dead weight (and unused DDP parameters)
         self.aux_head = (
             FCNHead(c3, num_classes, aux_channels, dropout) if self.aux_weight > 0 else None

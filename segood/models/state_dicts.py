@@ -1,6 +1,7 @@
 """Reading weight files safely (`weights_only=True`) with one clear error per user mistake."""
 
 import pickle
+import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -59,14 +60,71 @@ def read_weights_file(path: str | Path, what: str) -> object:
         except pickle.UnpicklingError:
             with torch.serialization.safe_globals(_mmengine_globals()):
                 return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
-        lines = [ln.strip() for ln in str(e).splitlines() if "error" in ln.lower()]
-        reason = lines[-1] if lines else (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise SegoodError(
-            f"{what} file {path} could not be read as a PyTorch weights file (corrupt, "
-            f"truncated, or holding Python objects other than tensors: {reason[:200]}); "
-            f"re-download it or re-save it with torch.save(model.state_dict(), path)"
-        ) from e
+    except LOAD_ERRORS as e:
+        raise unreadable_weights_error(
+            path, what, e, "re-download it or re-save it with torch.save(model.state_dict(), path)"
+        ) from None
+
+
+# what torch.load raises on a file it cannot read: corrupt, truncated, refused objects, and
+# for arbitrary bytes whatever the unpickler trips over (KeyError, ValueError, ...); only
+# torch.load runs inside these handlers, so any Exception means "not readable weights"
+LOAD_ERRORS = (Exception,)
+_REFUSED = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def describe_file(path: Path) -> str:
+    """What a file is, from its size and first bytes, e.g. 'a PyTorch zip archive, 44.1 MB'."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return "unreadable"
+    if size == 0:
+        return "an empty file"
+    if head.startswith(b"PK\x03\x04"):
+        if not zipfile.is_zipfile(path):
+            kind = "a truncated or damaged zip archive"
+        else:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+            kind = (
+                "a PyTorch zip archive"
+                if any(n.endswith("data.pkl") for n in names)
+                else "a NumPy .npz archive"
+                if names and all(n.endswith(".npy") for n in names)
+                else "a zip archive that is not a PyTorch file"
+            )
+    elif head[:1] == b"\x80":
+        kind = "a pickle file (PyTorch's legacy format)"
+    elif head.startswith(b"\x89HDF"):
+        kind = "an HDF5 file, not a PyTorch file"
+    elif head.startswith(b"\x89PNG"):
+        kind = "a PNG image, not a PyTorch file"
+    else:
+        kind = "not a PyTorch file"
+    return f"{kind}, {size / 1e6:.1f} MB" if size >= 100_000 else f"{kind}, {size} bytes"
+
+
+def unreadable_weights_error(path: Path, what: str, err: BaseException, fix: str) -> SegoodError:
+    """Our own words for a failed weights-only load: what the file is and, for a refused Python
+    object, its class. torch's text is not quoted (it is long and advises unsafe loading)."""
+    kind = describe_file(Path(path))
+    refused = _REFUSED.search(str(err))
+    if refused:
+        return SegoodError(
+            f"{what} file {path} could not be read: it is {kind} holding a pickled Python "
+            f"object of class {refused.group(1)}, and segood reads only tensors, numbers, "
+            f"strings and containers from weight files, so that loading a file can never run "
+            f"code; save the weights alone (torch.save(model.state_dict(), path)) or use a "
+            f"checkpoint written by segood"
+        )
+    if kind.startswith(("a PyTorch", "a pickle")):
+        kind += ", but damaged or in a form this PyTorch cannot read"
+    return SegoodError(
+        f"{what} file {path} could not be read as PyTorch weights: it is {kind}; {fix}"
+    )
 
 
 def as_state_dict(obj: object, path: str | Path, what: str, expected: str) -> dict[str, Tensor]:

@@ -190,12 +190,16 @@ class FittedScorer(Scorer):
 
     def load(self, path: str | os.PathLike) -> FittedScorer:
         """Read a state written by `save` into this scorer; returns self."""
+        from segood.models.state_dicts import LOAD_ERRORS, unreadable_weights_error
+
+        if not os.path.isfile(path):
+            raise SegoodError(f"no fitted scorer state at {path}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise SegoodError(f"no fitted scorer state at {path}") from None
-        except Exception as err:
-            raise SegoodError(f"cannot read fitted scorer state {path}: {err}") from None
+        except LOAD_ERRORS as err:
+            raise unreadable_weights_error(
+                path, "fitted scorer state", err, "delete it to fit the scorer again"
+            ) from None
         if not isinstance(state, dict):
             raise SegoodError(f"{path} is not a fitted scorer state (no state dict inside)")
         saved = state.pop("scorer", None)

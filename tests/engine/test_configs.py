@@ -16,7 +16,7 @@ ALL = sorted(CONFIGS.rglob("*.py"))
 RUNS = sorted(CONFIGS.glob("*.py"))
 PAPER = [p for p in RUNS if "4xb2" in p.name]
 NAME = re.compile(
-    r"^(?P<model>pspnet|pspnet-conf|ae)(_(?P<backbone>r\d+)-d8)?_(?P<gpus>\d+)xb(?P<batch>\d+)"
+    r"^(?P<model>pspnet|pspnet-conf|ae)(_(?P<backbone>r\d+)(?P<tv>b?)-d8)?_(?P<gpus>\d+)xb(?P<batch>\d+)"
     r"-(?P<sched>\d+e|tiny)_(?P<data>streethazards|bdd-anomaly)(-(?P<res>\d+x\d+))?\.py$"
 )
 DATA = {
@@ -57,6 +57,8 @@ def test_run_config_matches_its_name(path: Path):
     if m["model"].startswith("pspnet"):
         net = cfg.model.model
         assert net.type == "PSPNet" and net.encoder == f"resnet{m['backbone'][1:]}"
+        if m["gpus"] == "4":  # the paper's runs: the reference's deep stem unless "r101b"
+            assert net.stem == ("torchvision" if m["tv"] else "deep")
         assert net.num_classes == num_classes and net.aux_weight == 0.4
         assert net.output_stride == 8 and tuple(net.bins) == (1, 2, 3, 6)
         assert net.dropout == 0.1
@@ -76,6 +78,10 @@ def test_paper_schedule(path: Path):
     assert cfg.train_cfg.max_epochs == 20 and cfg.sync_bn == "torch"
     assert cfg.train_dataloader.dataset.transform.name == "reference_train"
     assert cfg.model.model.pretrained  # ImageNet weights from a local file
+    if cfg.model.model.stem == "deep":  # the reference's network and initialisation
+        net = cfg.model.model
+        assert (net.ppm_channels, net.aux_channels) == (512, 512)
+        assert net.pretrained.endswith("resnet101-imagenet.pth")
     if "conf" in path.name:
         assert dict(cfg.model.confidence) == {"lam": 0.1, "budget": 0.3}
 
@@ -103,3 +109,15 @@ def test_gpu_switches_are_config_options():
     assert data["inputs"].is_contiguous(memory_format=torch.channels_last)
     losses = model(**data, mode="loss")
     assert set(losses) == {"loss_ce", "loss_aux"} and all(v.isfinite() for v in losses.values())
+
+
+@pytest.mark.parametrize("path", [p for p in RUNS if "_r101-d8_4xb2" in p.name], ids=str)
+def test_paper_network_is_the_reference_network(path: Path):
+    """What tools/convert_checkpoint.py csail builds for the reference's checkpoints."""
+    from segood.models.convert.csail import csail_model
+    from segood.models.description import with_defaults
+
+    net = with_defaults(load_config(path).model.model)
+    ref = with_defaults(csail_model("resnet101", net["num_classes"]))
+    skip = {"pretrained", "confidence_branch"}
+    assert {k: net[k] for k in ref if k not in skip} == {k: ref[k] for k in ref if k not in skip}

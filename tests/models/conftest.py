@@ -10,7 +10,9 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def psp18() -> PSPNet:
+@pytest.fixture(scope="module", params=["torchvision", "deep"])
+def psp18(request) -> PSPNet:
+    """A ResNet-18 PSPNet with a confidence branch, with either stem (deep: the reference's)."""
     torch.manual_seed(0)
-    return PSPNet(num_classes=5, encoder="resnet18", confidence_branch=True)
+    deep = dict(stem="deep", ppm_channels=512, aux_channels=128) if request.param == "deep" else {}
+    return PSPNet(num_classes=5, encoder="resnet18", confidence_branch=True, **deep)

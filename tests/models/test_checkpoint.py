@@ -83,3 +83,77 @@ def test_wrong_encoder_is_a_shape_error(small, tmp_path):
     torch.save(small.state_dict(), path)
     with pytest.raises(SegoodError, match="does not fit the model"):
         load_model_weights(PSPNet(num_classes=4, encoder="resnet50"), path)
+
+
+class Pickled:
+    """A Python object that a weights-only load must refuse (and name)."""
+
+
+@pytest.mark.parametrize("loader", ["models", "engine", "scorer"])
+def test_refused_object_is_named_without_unsafe_advice(tmp_path, loader):
+    import argparse
+
+    from segood.engine import load_from_local_weights_only
+    from segood.scorers import get
+
+    path = tmp_path / "with_args.pth"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "args": argparse.Namespace(lr=0.1)}, path)
+    load = {
+        "models": lambda: load_model_weights(PSPNet(num_classes=4, encoder="resnet18"), path),
+        "engine": lambda: load_from_local_weights_only(str(path)),
+        "scorer": lambda: get("sml").load(path),
+    }[loader]
+    with pytest.raises(SegoodError) as err:
+        load()
+    msg = str(err.value)
+    assert "with_args.pth could not be read" in msg
+    assert "a PyTorch zip archive" in msg  # what the file is
+    assert "class argparse.Namespace" in msg  # the refused class, named
+    for unsafe in ("weights_only=False", "weights_only` set to `False", "add_safe_globals"):
+        assert unsafe not in msg
+    assert "\n" not in msg and "Weights only load failed" not in msg  # our words, not torch's
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"", "an empty file"),
+        (b"\x89HDF\r\n\x1a\n" + b"\0" * 50, "an HDF5 file"),
+        (b"hello", "not a PyTorch file"),
+    ],
+)
+def test_unreadable_file_says_what_it_is(tmp_path, content, kind):
+    path = tmp_path / "weights.pth"
+    path.write_bytes(content)
+    with pytest.raises(SegoodError) as err:
+        load_model_weights(PSPNet(num_classes=4, encoder="resnet18"), path)
+    msg = str(err.value)
+    assert f"weights.pth could not be read as PyTorch weights: it is {kind}" in msg
+    assert "weights_only" not in msg
+
+
+def test_numpy_object_arrays_are_refused_in_our_words(tmp_path):
+    import numpy as np
+
+    from segood.classification.logits_io import load_npz
+
+    path = tmp_path / "logits.npz"
+    np.savez(path, logits=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(SegoodError) as err:
+        load_npz(path)
+    msg = str(err.value)
+    assert "holds Python objects" in msg and "allow_pickle" not in msg
+
+
+def test_a_checkpoint_of_another_network_is_named(tmp_path):
+    from segood.models import AutoEncoder
+
+    path = tmp_path / "ae.pth"
+    torch.save(
+        {"state_dict": {f"model.{k}": v for k, v in AutoEncoder().state_dict().items()}}, path
+    )
+    with pytest.raises(SegoodError) as err:
+        load_model_weights(PSPNet(num_classes=4, encoder="resnet18"), path)
+    msg = str(err.value)
+    assert "holds none of the weights of a PSPNet" in msg
+    assert "it looks like an AutoEncoder checkpoint" in msg

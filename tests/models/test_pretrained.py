@@ -64,3 +64,40 @@ def test_extra_blocks_are_reported(tmp_path):
     torch.save(torchvision.models.resnet34(weights=None).state_dict(), path)
     with pytest.raises(SegoodError, match=r"keys that the resnet18 encoder lacks \(layer1\.2"):
         PSPNet(num_classes=3, encoder="resnet18", pretrained=path)
+
+
+@pytest.fixture(scope="module")
+def csail_resnet18(tmp_path_factory):
+    """A file laid out like CSAIL's resnet18-imagenet.pth: deep stem, fc, no BN counters."""
+    from tests.models.csail_reference import random_encoder
+
+    state = random_encoder(18, seed=5, counters=False)
+    state.update({"fc.weight": torch.zeros(1000, 512), "fc.bias": torch.zeros(1000)})
+    path = tmp_path_factory.mktemp("csail") / "resnet18-imagenet.pth"
+    torch.save(state, path)
+    return path, state
+
+
+def test_loads_csails_deep_stem_imagenet_file(csail_resnet18):
+    path, state = csail_resnet18
+    model = PSPNet(num_classes=3, encoder="resnet18", stem="deep", pretrained=path)
+    enc = model.encoder.state_dict()
+    for key in ("conv3.weight", "bn2.running_var", "layer1.0.downsample.0.weight"):
+        torch.testing.assert_close(enc[key], state[key])
+    assert model.encoder.layer4[1].conv1.dilation == (4, 4)
+
+
+def test_a_file_with_the_other_stem_says_so(csail_resnet18, tv_resnet18):
+    with pytest.raises(SegoodError) as err:
+        PSPNet(num_classes=3, encoder="resnet18", stem="deep", pretrained=tv_resnet18[0])
+    msg = str(err.value)
+    assert "holds a torchvision-stem ResNet but the model has stem='deep'" in msg
+    assert "resnet18-imagenet.pth" in msg and "pspnet_r101b-d8" in msg
+    with pytest.raises(SegoodError, match="holds a deep-stem ResNet but the model has stem="):
+        PSPNet(num_classes=3, encoder="resnet18", pretrained=csail_resnet18[0])
+
+
+def test_imagenet_for_the_deep_stem_names_csails_file():
+    with pytest.raises(SegoodError) as err:
+        PSPNet(num_classes=3, encoder="resnet101", stem="deep", pretrained="imagenet")
+    assert "pretrained_resnet/resnet101-imagenet.pth" in str(err.value)

@@ -122,3 +122,65 @@ def test_batch_of_one_in_training_is_a_clear_error():
 def test_bad_config_is_a_segood_error(kwargs, match):
     with pytest.raises(SegoodError, match=match):
         PSPNet(**kwargs)
+
+
+def test_deep_stem_is_the_reference_layout():
+    """CSAIL's resnet.py + ResnetDilated(dilate_scale=8): stem, stride placement, dilations."""
+    enc = PSPNet(num_classes=13, encoder="resnet101", stem="deep").encoder
+    convs = (enc.conv1, enc.conv2, enc.conv3)
+    stem = [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convs]
+    assert stem == [(3, 64, (3, 3), (2, 2)), (64, 64, (3, 3), (1, 1)), (64, 128, (3, 3), (1, 1))]
+    assert (enc.maxpool.kernel_size, enc.maxpool.stride, enc.maxpool.padding) == (3, 2, 1)
+    assert enc.layer1[0].conv1.in_channels == 128 and enc.layer1[0].downsample is not None
+    assert enc.layer2[0].conv2.stride == (2, 2) and enc.layer2[0].conv1.stride == (1, 1)
+    assert [len(enc.layer3), len(enc.layer4)] == [23, 3]
+    for layer, rate in ((enc.layer3, 2), (enc.layer4, 4)):
+        assert strides(layer) == {1}
+        first = layer[0].conv2
+        assert first.dilation == first.padding == (rate // 2, rate // 2)  # loses its stride
+        assert {b.conv2.dilation[0] for b in layer[1:]} == {rate}
+        assert {b.conv2.padding[0] for b in layer[1:]} == {rate}
+    bns = [m for m in enc.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert {(m.eps, m.momentum) for m in bns} == {(1e-5, 0.1)}
+
+
+def test_deep_stem_resnet18_dilates_both_convs_of_later_blocks():
+    enc = PSPNet(num_classes=3, encoder="resnet18", stem="deep").encoder
+    first, second = enc.layer4
+    assert (first.conv1.dilation, first.conv2.dilation) == ((2, 2), (4, 4))
+    assert (second.conv1.dilation, second.conv2.dilation) == ((4, 4), (4, 4))
+    with torch.no_grad():
+        layer3, layer4 = (
+            PSPNet(num_classes=3, encoder="resnet18", stem="deep")
+            .eval()
+            .forward_encoder(torch.randn(1, 3, 65, 97))
+        )
+    assert layer3.shape == (1, 256, 9, 13) and layer4.shape == (1, 512, 9, 13)
+
+
+def test_deep_stem_trains_through_seg_model():
+    from segood.engine import SegModel
+
+    torch.manual_seed(0)
+    net = dict(type="PSPNet", encoder="resnet18", stem="deep", num_classes=4, aux_channels=128,
+               ppm_channels=512)  # fmt: skip
+    model = SegModel(model=net).train()
+    x = torch.randn(2, 3, 48, 64)
+    labels = torch.randint(0, 4, (2, 48, 64))
+    losses = model(x, {"labels": labels}, mode="loss")
+    assert set(losses) == {"loss_ce", "loss_aux"}
+    sum(losses.values()).backward()
+    assert model.model.encoder.conv2.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(stem="resnet-d"), "model.stem='resnet-d'"),
+        (dict(stem="deep", stem_channels=(32, 64)), "must be 3 positive widths"),
+        (dict(stem_channels=(32, 32, 64)), "applies to stem='deep' only"),
+    ],
+)
+def test_bad_stem_is_a_segood_error(kwargs, match):
+    with pytest.raises(SegoodError, match=match):
+        PSPNet(num_classes=3, encoder="resnet18", **kwargs)
