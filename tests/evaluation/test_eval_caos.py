@@ -199,7 +199,7 @@ def test_torchrun_two_processes_equal_one(eval_assets, tmp_path):
         "--panels",
         "0",
     ]
-    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
     run = subprocess.run(
         [
             sys.executable,
