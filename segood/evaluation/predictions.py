@@ -127,8 +127,7 @@ class PredictionSource:
         return [f"{method.name}/{s}" if method.name else s for s in self.scorers]
 
     def _example(self) -> str:
-        image_dir = self.dataset.split_dirs(self.dataset.root, self.dataset.split)[0]
-        return f"{self.stems[0]}.npz for {image_dir / self.dataset.pairs[0].image_path.name}"
+        return f"{self.dataset.pairs[0].image_path} -> DIR/{self.stems[0]}.npz"
 
     @staticmethod
     def _scan(method, stems: set[PurePosixPath], evaluated: list[PurePosixPath]) -> list:
@@ -139,19 +138,25 @@ class PredictionSource:
             if p.is_file() and not any(s.startswith(".") for s in p.relative_to(folder).parts)
         ]  # fmt: skip
         suffixes = sorted({p.suffix for p in files if p.suffix in SUFFIXES})
-        if len(suffixes) != 1:
-            what = "no" if not suffixes else f"mixed ({', '.join(suffixes)})"
-            fix = f"one format per folder: {', '.join(SUFFIXES)}"
-            return [(f"{what} prediction files in {folder}", files, fix)]
+        fix = f"one format per folder: {', '.join(SUFFIXES)}"
+        if not suffixes:
+            return [(f"no prediction files in {folder}", files, fix)]
+        if len(suffixes) > 1:
+            by_suffix = {x: [p for p in files if p.suffix == x] for x in suffixes}
+            counts = ", ".join(f"{len(ps)} {x}" for x, ps in by_suffix.items())
+            examples = [p for ps in by_suffix.values() for p in ps[:2]]
+            return [(f"mixed formats in {folder} ({counts}), for example", examples, fix)]
         method.suffix = suffixes[0]
         found = {PurePosixPath(p.relative_to(folder).with_suffix("").as_posix()): p for p in files}
         extra = [p for s, p in found.items() if p.suffix != method.suffix or s not in stems]
         missing = [folder / f"{s}{method.suffix}" for s in evaluated if s not in found]
         problems = []
         if missing:
-            problems.append(("missing prediction files", missing, "write one file per image"))
+            what = f"{len(missing)} missing prediction files"
+            problems.append((what, missing, "write one file per image"))
         if extra:
-            problems.append((f"files in {folder} that match no image", extra, "remove them"))
+            what = f"{len(extra)} files in {folder} that match no image"
+            problems.append((what, extra, "remove them"))
         return problems
 
     def check(self, dataset: Any, indices: list[int]) -> None:
@@ -170,7 +175,7 @@ class PredictionSource:
                 problems.setdefault(problem, []).append(path)
             if count is not None:
                 classes.setdefault(method.name, {}).setdefault(count, []).append(path)
-        listed = [(what, paths, fix) for (what, fix), paths in problems.items()]
+        listed = [(f"{len(ps)} x {what}", ps, fix) for (what, fix), ps in problems.items()]
         for name, counts in classes.items():
             if len(counts) > 1:
                 paths = [p for ps in counts.values() for p in ps[:2]]
@@ -186,7 +191,8 @@ class PredictionSource:
         try:
             info = peek(path)
         except SegoodError as err:
-            return (str(err).split(": ", 1)[-1], "rewrite the file"), None
+            reason = str(err).split(": ", 1)[-1]
+            return (f"unreadable files ({reason})", "rewrite them"), None
         if info.kind != method.kind:
             return (f"{info.kind} in a folder of {method.kind}", "one kind per folder"), None
         if info.dtype.kind not in "fiub":
@@ -257,7 +263,7 @@ def _report(problems: list[tuple[str, list[Path], str]], example: str) -> str:
     """One message for every problem found: what, which files, the fix."""
     lines = ["the predictions cannot be evaluated; nothing was written:"]
     for what, paths, fix in problems:
-        lines += [f"{len(paths)} x {what} ({fix}):", format_paths(paths)]
+        lines += [f"{what} ({fix}):", format_paths(paths)]
     lines.append(
         "Layout: one file per image, at the image's path relative to the split's image folder "
         f"with the extension replaced (e.g. {example})."
