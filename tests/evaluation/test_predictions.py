@@ -117,8 +117,8 @@ def test_bdd_anomaly_npz_and_smiyc_hdf5_layouts(tmp_path):
         return (rng.random(label.shape) + 0.5 * np.isin(label, ids)).astype(np.float32)
 
     npz = write_predictions(tmp_path / "npz", root, "images/test", make, ".npz")
-    hdf = write_predictions(tmp_path / "h5", root, "images/test",
-                            lambda i, label: make(i, label).astype(np.float16), ".hdf5")  # fmt: skip
+    half = lambda i, label: make(i, label).astype(np.float16)  # noqa: E731
+    hdf = write_predictions(tmp_path / "h5", root, "images/test", half, ".hdf5")
     got = run([f"a={tmp_path / 'npz'}", f"b={tmp_path / 'h5'}"], root, tmp_path / "o",
               dataset="bdd_anomaly")  # fmt: skip
     assert_metrics(got["caos"]["a"], caos_expected(npz, labels, ids))
