@@ -131,7 +131,7 @@ class Evaluation:
                 f"the same scorers, got {now['columns']}: resume with --scorers "
                 f"{' '.join(before['columns'])}, or evaluate into a new --out"
             )
-        changed = sorted(key for key in now if before.get(key) != now[key])
+        changed = _differences(before, now)
         if changed:
             raise SegoodError(
                 f"{self.job.out} was evaluated with other settings ({', '.join(changed)} differ; "
@@ -239,6 +239,14 @@ def _segmentation(confusion: np.ndarray, dataset: Any) -> dict[str, Any]:
             c: (None if np.isnan(v) else float(v)) for c, v in zip(classes, ious, strict=False)
         },
     }
+
+
+def _differences(before: Any, now: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two JSON records."""
+    if not (isinstance(before, dict) and isinstance(now, dict)):
+        return [prefix.rstrip(".") or "value"] if before != now else []
+    keys = sorted(set(before) | set(now))
+    return [d for k in keys for d in _differences(before.get(k), now.get(k), f"{prefix}{k}.")]
 
 
 def agree(check) -> None:
