@@ -101,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         from segood.evaluation.api import EvalOptions, evaluate, print_summary
-        from segood.scorers.registry import parse_options
 
         rank, world = 0, 1
         device = args.device
@@ -131,21 +130,11 @@ def main(argv: list[str] | None = None) -> int:
             full_resolution=True if args.full_res else None,
             average=args.average,
             mc_passes=args.mc_passes,
-            out=args.out,
-            resume=args.resume,
             data_root=args.data_root,
-            max_images=args.max_images,
             fit_images=args.fit_images,
-            panels=args.panels,
-            component_threshold=args.component_threshold,
             device=device,
             cfg_options=_options(args.cfg_options),
-            scorer_options=parse_options(args.set),
-            progress=not args.no_progress,
-            exclude_background=args.exclude_background,
-            save_scores=args.save_scores,
-            save_dtype=args.save_dtype,
-            save_format=args.save_format,
+            **shared_options(args),
         )
         results = evaluate(options, rank, world)
         if results is not None:
@@ -156,10 +145,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def shared_options(args: argparse.Namespace) -> dict:
+    """The options a model run and a --predictions run take alike."""
+    from segood.scorers.registry import parse_options
+
+    return dict(
+        protocol=args.protocol,
+        out=args.out,
+        resume=args.resume,
+        max_images=args.max_images,
+        panels=args.panels,
+        component_threshold=args.component_threshold,
+        scorer_options=parse_options(args.set),
+        progress=not args.no_progress,
+        exclude_background=args.exclude_background,
+        save_scores=args.save_scores,
+        save_dtype=args.save_dtype,
+        save_format=args.save_format,
+    )
+
+
 def _predictions(args: argparse.Namespace, rank: int, world: int) -> int:
     from segood.evaluation.api import print_summary
     from segood.evaluation.predictions_api import PredictionOptions, evaluate_predictions
-    from segood.scorers.registry import parse_options
 
     model_only = [f for f in ("config", "checkpoint", "ae_checkpoint", "branch_checkpoint")
                   if getattr(args, f)]  # fmt: skip
@@ -176,18 +184,7 @@ def _predictions(args: argparse.Namespace, rank: int, world: int) -> int:
         data_root=args.data_root,
         split=args.split,
         scorers=args.scorers,
-        scorer_options=parse_options(args.set),
-        protocol=args.protocol,
-        out=args.out,
-        resume=args.resume,
-        max_images=args.max_images,
-        panels=args.panels,
-        component_threshold=args.component_threshold,
-        exclude_background=args.exclude_background,
-        save_scores=args.save_scores,
-        save_dtype=args.save_dtype,
-        save_format=args.save_format,
-        progress=not args.no_progress,
+        **shared_options(args),
     )
     results = evaluate_predictions(options, rank, world)
     if results is not None:

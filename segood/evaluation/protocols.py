@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from segood.errors import SegoodError
-from segood.evaluation.store import load_npz, safe_name, save_npz
+from segood.evaluation.store import load_meta, load_npz, safe_name, save_npz
 from segood.metrics import PerImageAccumulator, PooledAccumulator
 from segood.metrics.components import ComponentAccumulator, best_f1_threshold
 
@@ -237,7 +237,7 @@ class Components(Protocol):
         wanted = {safe_name(name) for name in records}
         for path in sorted(self.folder().glob("*.npz")):
             if path.stem in wanted:
-                for col, (siou, ppv) in load_npz(path)[1]["states"].items():
+                for col, (siou, ppv) in load_meta(path)["states"].items():
                     if col in accs:
                         accs[col].per_image[path.stem] = (siou, ppv)
         return {col: acc.compute() for col, acc in accs.items()}

@@ -56,6 +56,12 @@ def load_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return arrays, meta
 
 
+def load_meta(path: Path) -> dict[str, Any]:
+    """Only the JSON metadata of a file written by `save_npz` (its arrays stay unread)."""
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["__meta__"])) if "__meta__" in data.files else {}
+
+
 def safe_name(name: str) -> str:
     """An image name ("t5/300") as a file name ("t5__300")."""
     return name.replace(os.sep, "__").replace("/", "__")
@@ -80,7 +86,7 @@ class ResultStore:
         if not self.images.is_dir():
             return {}
         return {
-            path.stem: set(load_npz(path)[1].get("protocols", {}))
+            path.stem: set(load_meta(path).get("protocols", {}))
             for path in self.images.glob("*.npz")
         }
 
