@@ -3,7 +3,8 @@
 
     python tools/eval_caos.py CONFIG --checkpoint CKPT [--ae-checkpoint CKPT]
         [--branch-checkpoint CKPT] [--scorers msp maxlogit ...] [--extra-scorers energy sml]
-        [--protocol caos|pooled|components|all] [--scales 300 375 450 525 600 | --scales full]
+        [--protocol caos|pooled|components|all|smiyc-anomaly|smiyc-obstacle]
+        [--scales 300 375 450 525 600 | --scales full]
         [--out DIR] [--resume] [--launcher none|pytorch] [--save-scores]
     python tools/eval_caos.py --predictions DIR | NAME=DIR ... --dataset streethazards|bdd_anomaly
         --data-root ROOT [--split test] [--out DIR] ...     (saved predictions, no model)
@@ -40,7 +41,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SCORER.OPTION=VALUE",
         help="scorer settings, e.g. odin.eps=0.001 knn.k=20 energy.temperature=2",
     )
-    p.add_argument("--protocol", default="caos", choices=[*protocol_names(), "all"])
+    p.add_argument(
+        "--protocol",
+        default="caos",
+        choices=[*protocol_names(), "all"],
+        help="all = caos + pooled + components; smiyc-* = the SegmentMeIfYouCan leaderboard's",
+    )
     p.add_argument(
         "--scales",
         nargs="+",
@@ -125,7 +131,6 @@ def main(argv: list[str] | None = None) -> int:
             branch_checkpoint=args.branch_checkpoint,
             scorers=args.scorers,
             extra_scorers=args.extra_scorers,
-            protocol=args.protocol,
             scales=scales,
             full_resolution=True if args.full_res else None,
             average=args.average,

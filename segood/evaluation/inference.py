@@ -12,6 +12,8 @@ for (`Scorer.requires`), resized to the image and averaged over scales:
 - `features` (1, D, h, w): decoder features (stride 8) of the full-resolution pass when
   `full_resolution` is on, else of the last (largest) scale; not averaged over scales (the
   grids differ). Feature scorers score that grid; the evaluation resizes their maps.
+- `classifier` (W (C, D), b (C,)): the weights of the 1x1 classifier that maps the decoder
+  features to the logits (ViM's origin -pinv(W) b).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from segood.errors import SegoodError
 
 AVERAGE_MODES = ("logits", "probs")
 
@@ -95,12 +99,27 @@ def infer(
         if "features" in needs and ("features" not in out or tuple(size) == full):
             out["features"] = feats  # the full-resolution pass wins, else the last scale
     n = len(sizes)
+    if "classifier" in needs:
+        out["classifier"] = classifier_weights(model)
     out["logits"] = logits_sum / n
     if conf_sum is not None:
         out["confidence"] = conf_sum / n
     if mc_sum is not None:
         out["dropout_logits"] = mc_sum / n
     return out
+
+
+def classifier_weights(model: nn.Module) -> tuple[Tensor, Tensor]:
+    """(W (C, D), b (C,)) of the model's 1x1 classifier on the decoder features."""
+    conv = getattr(getattr(model, "decode_head", None), "classifier", None)
+    if not isinstance(conv, nn.Conv2d) or conv.kernel_size != (1, 1) or conv.groups != 1:
+        raise SegoodError(
+            "the model has no 1x1 classifier (decode_head.classifier) to give ViM its origin "
+            "-pinv(W) b; use --set vim.origin=mean"
+        )
+    weight = conv.weight.detach()[:, :, 0, 0]
+    bias = conv.bias.detach() if conv.bias is not None else weight.new_zeros(len(weight))
+    return weight, bias
 
 
 def _dropout_passes(

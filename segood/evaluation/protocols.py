@@ -5,13 +5,14 @@ A protocol is one class here, registered by name (`@register_protocol`); the eva
 local to its class:
 - `add(name, maps, anomaly, ignore)`: called once per image of the first pass; returns a
   JSON-able per-image record stored in that image's result file (resume and sharding are then
-  free), or None;
+  free), or None; `arrays(...)`: per-image arrays stored there too (e.g. histogram bins);
 - `begin()` / `save()`: load and checkpoint a running state that cannot live per image (the
   pooled distinct-value counts), written per process and merged at the end;
-- `second_pass()`: work after every process finished the first pass (the component metrics
-  need the pooled threshold first);
+- `component_plan()`: after every process finished the first pass, the ComponentAccumulator
+  settings per score column (thresholds come from the first pass), or None; one second pass
+  over the images serves every protocol's plan (`component_results()` reads them back);
 - `compute(records)`: the dataset's results per score column from the per-image records.
-`ROWS` are the (metric key, label) rows of the report tables.
+`ROWS` are the (metric key, label) rows of the report tables; `in_all`: run by "all".
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from tqdm import tqdm
 
 from segood.errors import SegoodError
+from segood.evaluation import smiyc
 from segood.evaluation.store import load_meta, load_npz, safe_name, save_npz
 from segood.metrics import PerImageAccumulator, PooledAccumulator
 from segood.metrics.components import ComponentAccumulator, best_f1_threshold
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 METRIC_ROWS = (("fpr95", "FPR95 ↓"), ("auroc", "AUROC ↑"), ("aupr", "AUPR ↑"))
 COMPONENT_ROWS = (("siou_gt", "sIoU gt ↑"), ("ppv", "PPV ↑"), ("mean_f1", "mean F1 ↑"))
+SMIYC_ROWS = (("aupr", "AUPR ↑"), ("fpr95", "FPR95 ↓"), *COMPONENT_ROWS)  # the leaderboard's
 
 _PROTOCOLS: dict[str, type[Protocol]] = {}
 
@@ -83,11 +85,29 @@ class Protocol:
     def add(self, name: str, maps: dict, anomaly: np.ndarray, ignore: np.ndarray) -> Any:
         return None
 
+    def arrays(self, maps: dict, anomaly: np.ndarray, ignore: np.ndarray) -> dict:
+        """Per-image arrays to store in the image's result file (keys unique to the protocol)."""
+        return {}
+
     def save(self) -> None:
         """Checkpoint the running state (called every few images and after the first pass)."""
 
-    def second_pass(self) -> None:
-        """Work after every process finished the first pass."""
+    def component_plan(self) -> dict[str, dict[str, Any]] | None:
+        """Score column -> ComponentAccumulator settings for the second pass, or None."""
+        return None
+
+    def component_results(self, records: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Score column -> component metrics of this protocol's plan over the `records` images,
+        from the second pass's files (those written with the current plans only)."""
+        plans = self.ev.plans
+        accs = {col: ComponentAccumulator(**kw) for col, kw in plans[self.name].items()}
+        wanted = {safe_name(name) for name in records}
+        for path in sorted((self.ev.job.out / "components").glob("*.npz")):
+            meta = load_meta(path) if path.stem in wanted else {}
+            if meta.get("plans") == plans:
+                for col, (siou, ppv) in meta["states"][self.name].items():
+                    accs[col].per_image[path.stem] = (siou, ppv)
+        return {col: acc.compute() for col, acc in accs.items()}
 
     def compute(self, records: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
@@ -190,7 +210,8 @@ def _pooled_from_arrays(arrays: dict, columns: list[str]) -> dict[str, PooledAcc
 
 @register_protocol
 class Components(Protocol):
-    """SegmentMeIfYouCan sIoU gt / PPV / mean F1 at the best pooled pixel-F1 threshold."""
+    """SegmentMeIfYouCan sIoU gt / PPV / mean F1 at the best pooled pixel-F1 threshold, without
+    the leaderboard's size filters (segood's exact variant)."""
 
     name = "components"
     ROWS = COMPONENT_ROWS
@@ -199,45 +220,55 @@ class Components(Protocol):
     def requires(cls, job: Any) -> tuple[str, ...]:
         return () if job.component_threshold is not None else ("pooled",)
 
-    def folder(self) -> Path:
-        return self.ev.job.out / "components"
-
-    def thresholds(self) -> dict[str, float]:
+    def component_plan(self) -> dict[str, dict[str, Any]]:
         fixed = self.ev.job.component_threshold
         if fixed is not None:
-            return {col: fixed for col in self.columns}
+            return {col: {"threshold": fixed} for col in self.columns}
         pooled = Pooled(self.ev).merged()
-        return {col: best_f1_threshold(acc.rank_counts()) for col, acc in pooled.items()}
-
-    def second_pass(self) -> None:
-        ev, job = self.ev, self.ev.job
-        self.threshold = self.thresholds()
-        indices = ev.my_indices()
-        for index in tqdm(indices, desc="components", unit="img", disable=not job.progress):
-            item = job.dataset[index]
-            path = self.folder() / f"{safe_name(item['name'])}.npz"
-            if (
-                job.resume
-                and path.exists()
-                and load_npz(path)[1].get("thresholds") == self.threshold
-            ):
-                continue
-            scores = ev.source.scores(item)
-            anomaly, ignore = ev.truth(item["label"])
-            states = {}
-            for col, score_map in scores.maps.items():
-                acc = ComponentAccumulator(self.threshold[col])
-                acc.add(item["name"], score_map, anomaly, ignore)
-                states[col] = acc.state_dict()["per_image"][item["name"]]
-            save_npz(path, {}, {"thresholds": self.threshold, "states": states})
+        return {col: {"threshold": best_f1_threshold(acc.rank_counts())}
+                for col, acc in pooled.items()}  # fmt: skip
 
     def compute(self, records: dict[str, Any]) -> dict[str, Any]:
-        threshold = getattr(self, "threshold", None) or self.thresholds()
-        accs = {col: ComponentAccumulator(threshold[col]) for col in self.columns}
-        wanted = {safe_name(name) for name in records}
-        for path in sorted(self.folder().glob("*.npz")):
-            if path.stem in wanted:
-                for col, (siou, ppv) in load_meta(path)["states"].items():
-                    if col in accs:
-                        accs[col].per_image[path.stem] = (siou, ppv)
-        return {col: acc.compute() for col, acc in accs.items()}
+        return self.component_results(records)
+
+
+class Smiyc(Protocol):
+    """The SegmentMeIfYouCan leaderboard's own evaluation (`segood.evaluation.smiyc`): pixel
+    AUPR / FPR95 from per-frame bins, components at the official threshold and size filters."""
+
+    ROWS = SMIYC_ROWS
+    in_all = False
+
+    def arrays(self, maps: dict, anomaly: np.ndarray, ignore: np.ndarray) -> dict:
+        return smiyc.frame_arrays(maps, anomaly, ignore)
+
+    def pixel(self) -> dict[str, dict[str, Any]]:
+        """Score column -> official pixel metrics over every stored image (all shards), once."""
+        if not hasattr(self, "_pixel"):
+            from segood.evaluation.runner import item_name
+
+            dataset = self.ev.job.dataset
+            wanted = {item_name(dataset, i) for i in range(len(dataset))}
+            stored = ((a, m) for a, m in self.ev.store.read_all() if m["name"] in wanted)
+            self._pixel = smiyc.pixel_results(stored, self.columns)
+        return self._pixel
+
+    def component_plan(self) -> dict[str, dict[str, Any]]:
+        return {
+            col: smiyc.component_settings(self.name, values["threshold"])
+            for col, values in self.pixel().items()
+        }
+
+    def compute(self, records: dict[str, Any]) -> dict[str, Any]:
+        parts = self.component_results(records)
+        return {col: {**self.pixel()[col], **parts[col]} for col in self.columns}
+
+
+@register_protocol
+class SmiycAnomaly(Smiyc):
+    name = "smiyc-anomaly"
+
+
+@register_protocol
+class SmiycObstacle(Smiyc):
+    name = "smiyc-obstacle"

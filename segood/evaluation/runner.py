@@ -4,7 +4,9 @@ Score maps come from a `sources.ScoreSource` (a model run on the image, or files
 framework saved); the loop is the same for both. Per-image results are stored as they are
 computed (`store.ResultStore`), so a killed run resumes where it stopped and a sharded run (one
 shard per process) merges exactly. The protocols (`protocols.py`: "caos", "pooled",
-"components", ...) each add what they need per image and compute the dataset's metrics. What a
+"components", "smiyc-anomaly", ...) each add what they need per image and compute the dataset's
+metrics; component metrics need a threshold from the first pass, so one second pass over the
+images serves every protocol's component plan. What a
 run was started with (score columns, scorer and source settings) is recorded in `run.json`;
 `--resume` refuses a run whose settings differ, since mixing them would give silent garbage.
 """
@@ -25,7 +27,8 @@ from segood.evaluation.inference import image_seed
 from segood.evaluation.model_source import barrier, logits_function, normalize
 from segood.evaluation.protocols import protocol_class, resolve_protocols
 from segood.evaluation.sources import ImageScores, ScoreSource
-from segood.evaluation.store import ResultStore, atomic_write_bytes
+from segood.evaluation.store import ResultStore, atomic_write_bytes, load_meta, safe_name, save_npz
+from segood.metrics.components import ComponentAccumulator
 from segood.metrics.segmentation import confusion_matrix, iou_per_class
 
 __all__ = ["EvalJob", "Evaluation", "item_name", "logits_function", "normalize"]
@@ -58,6 +61,7 @@ class Evaluation:
         self.source = job.source
         self.store = ResultStore(job.out)
         self.timing: dict[str, float] = {}
+        self.plans: dict[str, dict[str, dict[str, Any]]] = {}  # protocol -> component plan
         job.protocols = resolve_protocols(job.protocols, job)
         self.protocols = [protocol_class(name)(self) for name in job.protocols]
 
@@ -85,9 +89,10 @@ class Evaluation:
         self.source.prepare(job.out.parent / "fits", job.rank)
         self._first_pass(todo)
         barrier()
-        for protocol in self.protocols:
-            protocol.second_pass()
-        barrier()
+        self.plans = {p.name: plan for p in self.protocols if (plan := p.component_plan())}
+        if self.plans:
+            self._component_pass()
+            barrier()
         return self.aggregate() if job.rank == 0 else None
 
     # ----------------------------------------------------------------------------- resume
@@ -166,6 +171,8 @@ class Evaluation:
         anomaly, ignore = self.truth(label)
         records = {p.name: p.add(name, scores.maps, anomaly, ignore) for p in self.protocols}
         arrays = self._curves_and_confusion(name, scores, label, anomaly, ignore)
+        for protocol in self.protocols:
+            arrays.update(protocol.arrays(scores.maps, anomaly, ignore))
         t_metrics = time.perf_counter()
         if self.job.save_scores is not None:
             self.job.save_scores.write(self.job.dataset, item, scores.maps)
@@ -195,6 +202,28 @@ class Evaluation:
         if scores.classes is not None:
             arrays["confusion"] = confusion_matrix(scores.classes, label, scores.num_classes)
         return arrays
+
+    # ----------------------------------------------------------------------------- pass 2
+    def _component_pass(self) -> None:
+        """sIoU / PPV of every component under every protocol's plan, one file per image; a
+        resumed run keeps the files written under the same plans."""
+        job = self.job
+        for index in tqdm(self.my_indices(), desc="components", unit="img",
+                          disable=not job.progress):  # fmt: skip
+            item = job.dataset[index]
+            path = job.out / "components" / f"{safe_name(item['name'])}.npz"
+            if job.resume and path.exists() and load_meta(path).get("plans") == self.plans:
+                continue
+            maps = self.source.scores(item).maps
+            anomaly, ignore = self.truth(item["label"])
+            states: dict[str, dict[str, Any]] = {}
+            for protocol, plan in self.plans.items():
+                states[protocol] = {}
+                for column, score_map in maps.items():
+                    acc = ComponentAccumulator(**plan[column])
+                    acc.add(item["name"], score_map, anomaly, ignore)
+                    states[protocol][column] = acc.per_image[item["name"]]
+            save_npz(path, {}, {"plans": self.plans, "states": states})
 
     # ----------------------------------------------------------------------------- results
     def aggregate(self) -> dict[str, Any]:

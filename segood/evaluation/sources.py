@@ -56,7 +56,8 @@ CLASS_AXIS = {"logits": 1, "dropout_logits": 2}  # outputs with a class axis, an
 def drop_classes(outputs: dict[str, Any], classes: tuple[int, ...]) -> dict[str, Any]:
     """The outputs without the class channels `classes` (the reference's `--exclude_back`).
 
-    Applies to every output with a class axis (`CLASS_AXIS`); the others pass unchanged.
+    Applies to every output with a class axis (`CLASS_AXIS`) and to the classifier's rows
+    (`classifier` (W (C, D), b (C,))); the others pass unchanged.
     """
     if not classes:
         return outputs
@@ -70,6 +71,10 @@ def drop_classes(outputs: dict[str, Any], classes: tuple[int, ...]) -> dict[str,
             raise SegoodError(f"cannot exclude classes {bad}: {key} has {n} classes (0..{n - 1})")
         keep = torch.tensor([c for c in range(n) if c not in classes], device=out[key].device)
         out[key] = out[key].index_select(axis, keep)
+    if "classifier" in out:
+        weight, bias = out["classifier"]
+        keep = [c for c in range(len(weight)) if c not in classes]
+        out["classifier"] = (weight[keep], bias[keep])
     return out
 
 

@@ -6,13 +6,19 @@ softmax over the fitted inputs (pixels) predicted as k. Score = min_k KL(p || d_
 classes that have a template (classes never predicted are left out), higher = more anomalous.
 
 KL(p || d_k) = sum_i p_i log p_i - sum_i p_i log d_k,i, so every class is scored at once by one
-einsum. A template entry d_k,i = 0 (possible only through underflow) would make the KL infinite;
-the templates are clamped to `eps` before the log, which keeps the score finite and large.
+einsum. Every template entry is used as fitted (float64 means, logged in float64), however
+small: the divergence is the exact one of the definition, with its conventions for zeros:
+- 0 log(0 / d) = 0: a class with p_i = 0 contributes nothing, also where d_k,i = 0;
+- p_i > 0 where d_k,i = 0 (a template entry that underflowed to 0 in the fit): KL = +inf.
+An infinite divergence to one template only rules that template out of the minimum; a pixel
+whose KL is infinite to every template scores +inf, above every finite score, and all such
+pixels tie. (The KL matching reference, haoqiwang/vim, gives +inf too; pytorch-ood 0.4.0
+replaces log 0 by the dtype's lowest finite value, a huge finite score that orders those pixels
+by their mass on the zero entries.) p is the softmax in the logits' dtype: a probability that
+underflows to 0 there counts as 0.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor
@@ -31,27 +37,29 @@ def template_sums(probs: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
     return sums, counts
 
 
-def kl_matching(logits: Tensor, log_templates: Tensor) -> Tensor:  # (B,C,H,W) -> (B,H,W)
-    """min_k KL(softmax(f) || d_k) with log d_k given as rows of `log_templates` (K, C)."""
+def kl_matching(logits: Tensor, templates: Tensor) -> Tensor:  # (B,C,H,W) -> (B,H,W)
+    """min_k KL(softmax(f) || d_k), templates d_k as rows of `templates` (K, C), exactly (the
+    module doc gives the conventions for zero probabilities)."""
     logp = torch.log_softmax(logits, dim=1)
     p = logp.exp()
-    plogp = torch.where(p > 0, p * logp, torch.zeros((), dtype=p.dtype, device=p.device))
-    neg_entropy = plogp.sum(dim=1)  # (B, H, W)
-    log_templates = log_templates.to(device=logits.device, dtype=logits.dtype)
-    cross = torch.einsum("bchw,kc->bkhw", p, log_templates)  # (B, K, H, W)
-    return (neg_entropy[:, None] - cross).amin(dim=1)
+    zero = torch.zeros((), dtype=p.dtype, device=p.device)
+    neg_entropy = torch.where(p > 0, p * logp, zero).sum(dim=1)  # (B, H, W)
+    empty = templates == 0  # (K, C)
+    log_d = torch.where(empty, 1.0, templates.to(torch.float64)).log()  # zeros: handled below
+    log_d = log_d.to(device=logits.device, dtype=logits.dtype)
+    kl = neg_entropy[:, None] - torch.einsum("bchw,kc->bkhw", p, log_d)  # (B, K, H, W)
+    if bool(empty.any()):
+        # mass of p on the zero entries of d_k: positive -> the divergence is infinite
+        outside = torch.einsum("bchw,kc->bkhw", (p > 0).to(p.dtype), empty.to(kl))
+        kl = kl.masked_fill(outside > 0, float("inf"))
+    return kl.amin(dim=1)
 
 
 @register("kl_matching")
 class KLMatching(FittedScorer):
     """min_k KL(p || d_k) against per-predicted-class mean softmax templates (no labels)."""
 
-    def __init__(self, eps: float = 1e-12) -> None:
-        if isinstance(eps, bool) or not isinstance(eps, int | float):
-            raise SegoodError(f"kl_matching: eps must be a number, got {eps!r}")
-        if not (math.isfinite(eps) and eps > 0):
-            raise SegoodError(f"kl_matching: eps must be positive and finite, got {eps}")
-        self.eps = float(eps)
+    def __init__(self) -> None:
         self._sums: Tensor | None = None  # (C, C) float64: row k sums softmax of pixels -> k
         self._counts: Tensor | None = None  # (C,) float64: pixels predicted as k
 
@@ -88,7 +96,7 @@ class KLMatching(FittedScorer):
 
     def score(self, logits: Tensor) -> Tensor:
         self._check_classes(logits.shape[1], "score")
-        return kl_matching(logits, self.templates().clamp(min=self.eps).log())
+        return kl_matching(logits, self.templates())
 
     def state_dict(self) -> dict[str, Tensor]:
         if self._counts is None:

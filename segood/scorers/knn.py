@@ -17,6 +17,14 @@ Choices:
 - Distances come from one matmul per block of pixels: ||a - b||^2 = 2 - 2 a.b for unit vectors.
 - A fit mask at image resolution is resampled to the feature grid (nearest, pixel centres).
 
+Compared with pytorch-ood 0.4.0's KNN (by design; expect different numbers): pytorch-ood keeps
+every fitted feature (normalised, in sklearn's NearestNeighbors) and defaults to k = 50, the
+paper's CIFAR-10 choice; segood keeps a uniform sample of `bank_size` pixels, since a
+segmentation fit has millions of feature pixels (14,400 per 720x1280 image at stride 8) that no
+per-pixel search could afford, and defaults to k = 10 for that bank size. With a bank that holds
+the whole fit (no more fitted pixels than `bank_size`) and the same k, the two give the same
+distances (to float32 rounding: segood computes sqrt(2 - 2 a.b)). The normalisation is the same.
+
 Memory, for any image size: the bank, 4 bank_size D bytes (41 MB for 20,000 x 512; float32 on
 the CPU, copied to the features' device and dtype when scoring). A fit step works on blocks of
 4096 pixels (under 24 MB at D = 512) and, while the bank fills, briefly holds a second copy of

@@ -24,6 +24,20 @@ Choices:
   batch order changes the fit only by rounding).
 - A fit mask at image resolution is resampled to the feature grid (nearest, pixel centres).
 
+Compared with pytorch-ood 0.4.0's Mahalanobis (by design; expect different numbers):
+- Covariance: pytorch-ood sums the class-centred outer products without dividing by N, adds
+  1e-6 I and inverts (torch.linalg.inv); segood divides by N, as the paper's Sigma and the
+  reference code's sklearn EmpiricalCovariance, and takes the pseudo-inverse. For a full-rank
+  Sigma the two distances differ by the factor N (pytorch-ood's are about d / N: same ranking,
+  up to the ridge); where Sigma is singular (dead channels, fewer fit pixels than D),
+  pytorch-ood's ridge weighs each direction without variance by 1e6, so those directions
+  dominate its ranking, while segood ignores them.
+- Score: pytorch-ood reports half the squared distance, 0.5 min_k d_k (the Gaussian
+  log-density's factor); segood min_k d_k (monotone: same ranking).
+- pytorch-ood fits on class labels (all classes 0..C-1 must occur) and averages (B, D, H, W)
+  features over space (one score per image, in float32 with the quadratic form expanded);
+  segood fits on the predicted classes and scores every pixel.
+
 Memory (D channels, K classes, rank r <= D), for any image size: fit state 8 (D^2 + K D + K)
 bytes (2.1 MB for D = 512, K = 13); a fit step works on blocks of 4096 pixels in float64,
 peak beyond inputs and state about 4096 * 12 D bytes (under 32 MB at D = 512). Scoring state

@@ -13,6 +13,14 @@ do not mix (eval mode), so each sample gets its own ODIN perturbation.
 eps is in the units of the normalised input the model receives; the ODIN reference code
 divides the step by the per-channel std, i.e. measures eps in [0, 1] pixel units instead.
 
+Compared with pytorch-ood 0.4.0's ODIN: the perturbation direction is the same (its loss, the
+cross-entropy of f(x) / T against the predicted class averaged over samples and pixels, is
+-log S(x) up to a positive factor, so the signed gradient is the same) and so is the score.
+Its defaults differ: eps = 0.0014, OpenOOD's sweep value, against 5e-5 here, both with
+T = 1000. Its eps is in the units of the input it receives when `norm_std` is not given (as
+segood's); with `norm_std` it divides the step by each channel's std, so pytorch-ood's eps e
+with norm_std = s equals segood's eps e / s_c per channel (for ImageNet's std about e / 0.226).
+
 Gradient scorers require `model` (a callable, normalised inputs -> logits (N, C) or
 (B, C, H, W)) and `inputs` (that batch); they run the model themselves: ODIN costs two forward
 passes and one backward pass to the input. Memory: the model's activations for one forward +

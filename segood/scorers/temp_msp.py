@@ -15,8 +15,8 @@ from segood.scorers.registry import register
 
 
 def temp_msp(logits: Tensor, temperature: float = 1000.0) -> Tensor:  # (B,C,H,W) -> (B,H,W)
-    """-max_k softmax(f / T)_k."""
-    return msp(logits / temperature)
+    """-max_k softmax(f / T)_k (see `msp` for the float32-exact form)."""
+    return msp(logits, temperature)
 
 
 @register("temp_msp")

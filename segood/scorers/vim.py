@@ -9,9 +9,15 @@ softmax, monotone in it). Anomaly score, higher = more anomalous:
     score = alpha * r(x) - logsumexp_j f_j(x).
 
 Choices:
-- Origin: the paper uses u = -pinv(W) b of the linear classifier (f = W x + b), so that the
-  logits are a linear map of x - u. The scorer sees outputs, not the classifier, so u is the
-  mean of the in-distribution features (the second moment about it is then their covariance).
+- Origin (`origin`): "classifier" (default) is the paper's and the reference code's
+  u = -pinv(W) b of the linear classifier f = W x + b, so that the logits are a linear map of
+  x - u; the principal subspace is that of the second moment of x - u over the fit (sklearn's
+  EmpiricalCovariance(assume_centered=True) in the reference code). A PSPNet's classifier is a
+  1x1 convolution, so per pixel it is exactly such a W (C, D) and b (C,): the scorer requires
+  the model output `classifier` = (W, b) (the evaluation reads it off the model's decode head).
+  u is fixed at the first fit step; later steps must come with the same classifier.
+  "mean" takes u = the mean in-distribution feature (the second moment is then the
+  covariance), for outputs without a model (saved predictions).
 - dim (the principal dimension): None = the reference code's rule, 1000 for D >= 2048 (BiT),
   512 for D >= 768 (ViT, DeiT, Swin), D / 2 otherwise (256 for the 512-channel PSPNet decoder,
   as OpenOOD's ViM for 512-d ResNet-18 features).
@@ -25,6 +31,12 @@ Choices:
   the mean residual is ~0 and alpha explodes (it is kept finite: the residual mean is floored).
 - A fit mask at image resolution is resampled to the feature grid (nearest, pixel centres).
 
+Compared with pytorch-ood 0.4.0's ViM (same origin, subspace and score): it fits on a tensor of
+every feature in float32 and takes alpha over all of them, needs the principal dimension `d`
+(segood: the reference code's rule by default) and recomputes the logits as W x + b, where
+segood takes the model's logits on the features' grid (equal for a single-scale model with a
+1x1 classifier; the scale-averaged logits under multi-scale testing).
+
 Memory (D channels), for any image size: fit state 8 (D^2 + D) bytes + the alpha sample
 4 alpha_sample D bytes (2 MB + 20 MB at D = 512); a fit step works on blocks of 4096 pixels in
 float64 (under 32 MB at D = 512) and, while the sample fills, briefly holds a second copy of
@@ -34,6 +46,8 @@ it. Scoring state 4 D (D - dim + 1) bytes (0.5 MB); scoring runs over `chunk` pi
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,13 +69,40 @@ def default_dim(channels: int) -> int:
     return channels // 2
 
 
-def principal_null_space(count: Tensor, total: Tensor, outer: Tensor, dim: int):
-    """(origin u = the mean (D,), null space N (D, D - dim): the eigenvectors of the covariance
-    beyond the top `dim`), from float64 count, sum x and sum x x^T."""
-    mean = total / count
-    cov = outer / count - torch.outer(mean, mean)
-    _, evecs = torch.linalg.eigh((cov + cov.T) / 2)  # eigenvalues ascending
-    return mean, evecs[:, : cov.shape[0] - dim]
+def classifier_origin(weight: Tensor, bias: Tensor) -> Tensor:
+    """The paper's origin u = -pinv(W) b (D,) in float64, of W (C, D) and b (C,)."""
+    w, b = weight.detach().to(torch.float64).cpu(), bias.detach().to(torch.float64).cpu()
+    return -(torch.linalg.pinv(w) @ b)
+
+
+def principal_null_space(
+    count: Tensor, total: Tensor, outer: Tensor, dim: int, origin: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """(origin u (D,), null space N (D, D - dim): the eigenvectors of the second moment of
+    x - u beyond the top `dim`), from float64 count, sum x and sum x x^T; u = the mean if None.
+
+    sum (x - u)(x - u)^T / n = S / n - (u t^T + t u^T) / n + u u^T, with t = sum x, S = sum x x^T.
+    """
+    u = total / count if origin is None else origin
+    moment = outer / count - (torch.outer(u, total) + torch.outer(total, u)) / count
+    moment = moment + torch.outer(u, u)
+    _, evecs = torch.linalg.eigh((moment + moment.T) / 2)  # eigenvalues ascending
+    return u, evecs[:, : moment.shape[0] - dim]
+
+
+def check_classifier(classifier: Any, channels: int, classes: int) -> tuple[Tensor, Tensor]:
+    """(W (C, D), b (C,)) of a `classifier` output (W, b); W may be a 1x1 conv's (C, D, 1, 1)."""
+    if not (isinstance(classifier, tuple | list) and len(classifier) == 2):
+        raise SegoodError("vim: the classifier output must be the pair (weight, bias)")
+    w, b = (torch.as_tensor(v) for v in classifier)
+    w = w.reshape(w.shape[0], -1) if w.ndim == 4 and w.shape[2:] == (1, 1) else w
+    if w.shape != (classes, channels) or b.shape != (classes,):
+        raise SegoodError(
+            f"vim: classifier weight {tuple(w.shape)} and bias {tuple(b.shape)} do not match "
+            f"{channels}-channel features and {classes} classes: expected ({classes}, "
+            f"{channels}) and ({classes},)"
+        )
+    return w, b
 
 
 def residual_norm(x: Tensor, origin: Tensor, null_space: Tensor) -> Tensor:
@@ -88,17 +129,29 @@ def vim(
     return map_pixels(chunk, one, features, logits.to(features.dtype))
 
 
+ORIGINS = ("classifier", "mean")
+
+
 @register("vim")
 class ViM(FittedScorer):
-    """alpha ||x^{P-perp}|| - logsumexp(f) (Wang et al. 2022), per pixel of the decoder
-    features; origin = the mean in-distribution feature, principal dim D/2 for D < 768."""
+    """alpha ||(x - u)^{P-perp}|| - logsumexp(f) (Wang et al. 2022), per pixel of the decoder
+    features; origin u = -pinv(W) b of the classifier (or the mean feature), principal dim D/2
+    for D < 768."""
 
-    requires = ("features", "logits")
+    passthrough = frozenset({"classifier"})
     resample_mask = True
 
     def __init__(
-        self, dim: int | None = None, alpha_sample: int = 10000, seed: int = 0, chunk: int = 4096
+        self,
+        dim: int | None = None,
+        alpha_sample: int = 10000,
+        seed: int = 0,
+        chunk: int = 4096,
+        origin: str = "classifier",
     ) -> None:
+        if origin not in ORIGINS:
+            raise SegoodError(f"vim: origin must be one of {ORIGINS}, got {origin!r}")
+        self.origin = origin
         self.dim = None if dim is None else check_count("vim", "dim", dim)
         self.alpha_sample = check_count("vim", "alpha_sample", alpha_sample)
         self.seed = check_count("vim", "seed", seed, minimum=0)
@@ -106,6 +159,10 @@ class ViM(FittedScorer):
         self._rng = np.random.default_rng(seed)
         self._state: dict[str, Tensor] | None = None
         self._subspace: tuple[Tensor, Tensor, float] | None = None  # cached (u, N, alpha)
+
+    @property
+    def requires(self) -> tuple[str, ...]:  # the model outputs: the classifier for its origin
+        return ("features", "logits") + (("classifier",) if self.origin == "classifier" else ())
 
     @property
     def fitted(self) -> bool:
@@ -128,10 +185,26 @@ class ViM(FittedScorer):
                 f"{features.shape[1]} channels and {logits.shape[1]} classes"
             )
 
-    def accumulate(self, keep: Tensor, features: Tensor, logits: Tensor) -> None:
+    def _classifier_origin(self, classifier: Any, features: Tensor, logits: Tensor) -> Tensor:
+        w, b = check_classifier(classifier, features.shape[1], logits.shape[1])
+        u = classifier_origin(w, b)
+        fitted = None if self._state is None else self._state.get("origin")
+        if fitted is not None and not torch.allclose(u, fitted, rtol=1e-6, atol=1e-9):
+            raise SegoodError(
+                "vim: this fit began with another classifier (its origin -pinv(W) b differs); "
+                "fit each model separately"
+            )
+        return u
+
+    def accumulate(
+        self, keep: Tensor, features: Tensor, logits: Tensor, classifier: Any = None
+    ) -> None:
         self._check_dims(features, logits, "update with")
         d = features.shape[1]
         self.principal_dim(d)
+        origin = None
+        if self.origin == "classifier":
+            origin = self._classifier_origin(classifier, features, logits)
         logits = on_grid(logits, features.shape[-2:])
         if self._state is None:
             z = dict(dtype=torch.float64)
@@ -144,6 +217,8 @@ class ViM(FittedScorer):
                 "seen": torch.tensor(0),
                 "num_classes": torch.tensor(logits.shape[1]),
             }
+            if origin is not None:
+                self._state["origin"] = origin
         s = self._state
 
         def add(x: Tensor, f: Tensor, k: Tensor) -> None:  # a block's temporaries die on return
@@ -168,7 +243,7 @@ class ViM(FittedScorer):
         if self._subspace is None:
             s = self._state
             dim = self.principal_dim(s["total"].shape[0])
-            u, ns = principal_null_space(s["count"], s["total"], s["outer"], dim)
+            u, ns = principal_null_space(s["count"], s["total"], s["outer"], dim, s.get("origin"))
             residual = residual_norm(s["sample"].to(torch.float64), u, ns).mean()
             mean_max_logit = s["max_logit_sum"] / s["count"]
             floor = torch.finfo(torch.float64).eps * (1 + s["sample"].norm(dim=1).mean())
@@ -180,8 +255,8 @@ class ViM(FittedScorer):
     def alpha(self) -> float:
         return self.subspace()[2]
 
-    def score(self, features: Tensor, logits: Tensor) -> Tensor:
-        self._check_dims(features, logits, "score")
+    def score(self, features: Tensor, logits: Tensor, classifier: Any = None) -> Tensor:
+        self._check_dims(features, logits, "score")  # the fit's origin is used
         u, ns, alpha = self.subspace()
         return vim(features, on_grid(logits, features.shape[-2:]), u, ns, alpha, self.chunk)
 
@@ -195,9 +270,16 @@ class ViM(FittedScorer):
         missing = set(keys) - set(state)
         if missing:
             raise SegoodError(f"vim state lacks {sorted(missing)}")
-        s = {k: torch.as_tensor(state[k]) for k in keys}
-        for k in ("count", "total", "outer", "max_logit_sum"):
-            s[k] = s[k].to(torch.float64)
+        fit_origin = "classifier" if "origin" in state else "mean"
+        if fit_origin != self.origin:
+            raise SegoodError(
+                f"vim: this fit was made with origin={fit_origin!r}; load it into "
+                f"get('vim', origin={fit_origin!r}) (--set vim.origin={fit_origin})"
+            )
+        s = {k: torch.as_tensor(v) for k, v in state.items() if k in (*keys, "origin")}
+        for k in ("count", "total", "outer", "max_logit_sum", "origin"):
+            if k in s:
+                s[k] = s[k].to(torch.float64)
         s["sample"] = s["sample"].to(torch.float32)
         d = s["total"].shape[0] if s["total"].ndim == 1 else -1
         if s["outer"].shape != (d, d) or s["sample"].ndim != 2 or s["sample"].shape[1] != d:

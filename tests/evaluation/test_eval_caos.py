@@ -199,7 +199,8 @@ def test_torchrun_two_processes_equal_one(eval_assets, tmp_path):
         "--panels",
         "0",
     ]
-    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
+    repo = str(Path(__file__).resolve().parents[2])  # the tool must import this checkout's segood
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": repo}
     run = subprocess.run(
         [
             sys.executable,

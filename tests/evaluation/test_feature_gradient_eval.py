@@ -68,6 +68,8 @@ def test_fit_on_validation_equals_a_manual_fit_and_maps_are_resized(eval_assets,
     ev = evaluation(eval_assets, tmp_path, {n: get(n) for n in names})
     ev.prepare(tmp_path / "fits", 0)
     model = plain_model(eval_assets)
+    conv = model.decode_head.classifier  # the 1x1 classifier on the decoder features
+    w, b = conv.weight.detach()[:, :, 0, 0], conv.bias.detach()
     manual = {n: get(n) for n in names}
     val = build_dataset("streethazards", eval_assets["root"], "validation")
     for i in range(len(val)):
@@ -78,13 +80,16 @@ def test_fit_on_validation_equals_a_manual_fit_and_maps_are_resized(eval_assets,
         keep = ((label >= 0) & (label < 13))[None, 4::8, 4::8]  # pixel centres of the 8x8 cells
         small = F.interpolate(out.logits, size=out.features.shape[-2:], mode="bilinear")
         for scorer in manual.values():
-            inputs = {"features": out.features, "logits": small}
+            inputs = {"features": out.features, "logits": small, "classifier": (w, b)}
             scorer.update(**{k: inputs[k] for k in scorer.requires}, mask=keep)
     for name in names:
         assert (tmp_path / "fits" / f"{name}.pt").exists()
         fitted, expected = ev.scorers[name].state_dict(), manual[name].state_dict()
         for key in expected:
             torch.testing.assert_close(fitted[key], expected[key], rtol=1e-5, atol=1e-4)
+    # ViM's origin is the paper's -pinv(W) b of the model's classifier
+    origin = -np.linalg.pinv(w.double().numpy()) @ b.double().numpy()
+    np.testing.assert_allclose(ev.scorers["vim"].subspace()[0].numpy(), origin, rtol=1e-9)
     # the evaluation's map is the feature-grid score resized bilinearly to the image
     item = build_dataset("streethazards", eval_assets["root"], "test")[0]
     image = normalize(item["image"], "cpu")

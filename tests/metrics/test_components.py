@@ -77,17 +77,53 @@ def test_matches_loop_reference_on_random_masks():
             assert np.sort(a) == pytest.approx(np.sort(b))
 
 
+OFFICIAL_TAUS = np.linspace(0.25, 0.75, 11)  # road_anomaly_benchmark MetricSegment.thresh_sIoU
+
+
+def official_mean_f1(siou: list[float], ppv: list[float]) -> float:
+    """The official aggregate: TP sIoU >= t, FN sIoU < t, FP PPV < t, F1 averaged over t."""
+    f1 = []
+    for t in OFFICIAL_TAUS:
+        tp = sum(v >= t for v in siou)
+        fn = len(siou) - tp
+        fp = sum(v < t for v in ppv)
+        f1.append(2 * tp / (2 * tp + fn + fp))
+    return sum(f1) / len(f1)
+
+
+def test_the_threshold_grid_is_the_official_one():
+    assert TAUS.tolist() == OFFICIAL_TAUS.tolist()
+    assert TAUS[7] == 0.6000000000000001  # not 0.6: a PPV or sIoU of exactly 0.6 is below it
+
+
 def test_mean_f1_by_hand():
     # sIoU 0.3 and 0.8, PPV 0.6: tau 0.25 -> TP 2, FN 0, FP 0 -> F1 1
     metrics = component_metrics(np.array([0.3, 0.8]), np.array([0.6]))
-    f1 = []
-    for tau in TAUS:
-        tp = int(tau < 0.3) + int(tau < 0.8)
-        fn = 2 - tp
-        fp = int(tau >= 0.6)
-        f1.append(2 * tp / (2 * tp + fn + fp))
-    assert metrics["mean_f1"] == pytest.approx(np.mean(f1))
+    assert metrics["mean_f1"] == pytest.approx(official_mean_f1([0.3, 0.8], [0.6]), rel=1e-15)
     assert metrics["siou_gt"] == pytest.approx(0.55) and metrics["ppv"] == pytest.approx(0.6)
+
+
+def test_ties_follow_the_official_inequalities_issue_13_case():
+    # 48x48: objects A, B, C of 20 pixels (4x5); a prediction covering 10 pixels of A (sIoU
+    # 10/20), one covering 7 of B (sIoU 7/20), and a 2x4 prediction half on C (PPV 4/8; C's
+    # sIoU 4/(20+4)). Official mean F1 0.3545; the old rule (sIoU > t, PPV <= t) gave 0.2818.
+    gt = np.zeros((48, 48), bool)
+    pred = np.zeros_like(gt)
+    gt[5:9, 5:10] = gt[20:24, 5:10] = gt[35:39, 5:10] = True  # A, B, C
+    pred[5:7, 5:10] = True  # 10 pixels of A
+    pred[20, 5:10] = True  # 5 + 2 = 7 pixels of B
+    pred[21, 5:7] = True
+    pred[35:37, 8:12] = True  # 2x4: columns 8, 9 on C, columns 10, 11 off it
+    siou, ppv = component_scores(pred, gt)
+    assert sorted(siou.tolist()) == pytest.approx(sorted([10 / 20, 7 / 20, 4 / 24]), rel=1e-15)
+    assert sorted(ppv.tolist()) == [0.5, 1.0, 1.0]
+    expected = official_mean_f1([10 / 20, 7 / 20, 4 / 24], [1.0, 1.0, 4 / 8])
+    assert expected == pytest.approx(0.3545, abs=5e-5)
+    assert component_metrics(siou, ppv)["mean_f1"] == pytest.approx(expected, rel=1e-15)
+
+
+def test_mean_f1_without_any_component_is_nan_as_the_official_0_over_0():
+    assert np.isnan(component_metrics(np.empty(0), np.empty(0))["mean_f1"])
 
 
 def test_best_f1_threshold_matches_sklearn_curve():

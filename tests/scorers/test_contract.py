@@ -162,7 +162,6 @@ def test_unknown_setting_is_rejected(name):
         ("background", {"class_index": 1.0}),
         ("background", {"reference": 1}),
         ("sml", {"eps": 0.0}),
-        ("kl_matching", {"eps": -1e-12}),
     ],
 )
 def test_bad_setting_values_are_rejected(name, settings):

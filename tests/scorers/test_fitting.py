@@ -132,6 +132,39 @@ def test_kl_matching_leaves_out_classes_never_predicted():
     assert scorer.templates().shape == (2, 3)
 
 
+def test_kl_matching_uses_tiny_template_entries_exactly():
+    # issue 13: d_0 = softmax([30, 0]) has d_0,1 = 9.4e-14, a real probability (no clamping)
+    import mpmath
+
+    mpmath.mp.dps = 50
+    scorer = fitted("kl_matching", torch.tensor([[30.0, 0.0]], dtype=torch.float64))
+    d = [mpmath.exp(30) / (mpmath.exp(30) + 1), 1 / (mpmath.exp(30) + 1)]
+    exact = sum(mpmath.mpf(1) / 2 * mpmath.log((mpmath.mpf(1) / 2) / di) for di in d)
+    assert float(exact) == pytest.approx(14.306853, abs=5e-7)
+    half = torch.tensor([[0.0, 0.0]], dtype=torch.float64)
+    assert scorer(half).item() == pytest.approx(float(exact), rel=1e-13)
+
+
+def test_kl_matching_zero_template_entries_follow_the_definition():
+    # exp(-1000) underflows to exactly 0 in float64: d_0 = [1, 0]; d_1 = softmax([0, 3])
+    scorer = fitted("kl_matching", torch.tensor([[1000.0, 0.0], [0.0, 3.0]], dtype=torch.float64))
+    d_1 = [1 / (1 + math.exp(3)), math.exp(3) / (1 + math.exp(3))]
+    assert scorer.templates()[0].tolist() == [1.0, 0.0]
+    x = torch.tensor([[1000.0, 0.0], [0.0, 0.0], [0.0, 1000.0]], dtype=torch.float64)
+    scores = scorer(x).tolist()
+    assert scores[0] == 0.0  # p = [1, 0] = d_0: 1 log 1 + 0 log(0 / 0) = 0
+    # p = [1/2, 1/2] puts mass where d_0 is 0: KL to d_0 is +inf, the minimum is KL to d_1
+    assert scores[1] == pytest.approx(sum(0.5 * math.log(0.5 / q) for q in d_1), rel=1e-13)
+    assert scores[2] == pytest.approx(-math.log(d_1[1]), rel=1e-13)  # p = [0, 1]
+
+
+def test_kl_matching_is_infinite_when_every_template_has_no_mass_where_p_has():
+    scorer = fitted("kl_matching", torch.tensor([[1000.0, 0.0]], dtype=torch.float64))
+    scores = scorer(torch.tensor([[0.0, 0.0], [5.0, 0.0], [1000.0, 0.0]], dtype=torch.float64))
+    assert scores[0].item() == math.inf and scores[1].item() == math.inf  # ranked above all
+    assert scores[2].item() == 0.0
+
+
 # --- errors and persistence -------------------------------------------------------------------
 
 

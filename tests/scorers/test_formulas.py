@@ -192,3 +192,35 @@ def test_kl_matching_of_a_template_itself_is_zero():
     fit = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]], dtype=torch.float64)
     scorer.update(fit)
     assert scorer(fit).abs().max().item() < 1e-12
+
+
+# --- MSP precision in float32 at large logits (issue 13.2) ------------------------------------
+
+ULP = 2.0**-24  # float32 relative rounding (results in [0.5, 1) have an ulp of 2^-24)
+
+
+def test_msp_float32_large_logits_is_exact_to_rounding():
+    scores = get("msp")(torch.tensor([[1000.0, 990.0]]))
+    exact = -1 / (1 + math.exp(-10.0))  # -0.9999546021...
+    assert exact == pytest.approx(-0.9999546, abs=5e-8)
+    assert abs(scores.item() - exact) <= 2 * ULP  # exp(max - logsumexp) is off by 1.6e-5
+
+
+def test_temp_msp_float32_large_logits_is_exact_to_rounding():
+    scores = get("temp_msp", temperature=1000.0)(torch.tensor([[1e6, 1e6 - 10]]))
+    exact = -1 / (1 + math.exp(-0.01))  # (f_1 - f_0) / T = -0.01, exactly
+    assert abs(scores.item() - exact) <= 2 * ULP  # softmax(f / T) first is off by 5.9e-6
+
+
+@pytest.mark.parametrize(
+    ("name", "offset", "scale"),
+    [("msp", 1000.0, 10.0), ("msp", 0.0, 1000.0), ("msp", 5000.0, 1.0), ("temp_msp", 0.0, 1e5)],
+)
+def test_msp_with_1000_classes_matches_float64(name, offset, scale):
+    g = torch.Generator().manual_seed(3)
+    x = (offset + scale * torch.randn(128, 1000, generator=g)).float()
+    t = 1000.0 if name == "temp_msp" else 1.0
+    exact = -softmax(x.double().numpy() / t, axis=1).max(axis=1)  # of the same float32 inputs
+    got = get(name)(x).double().numpy()
+    # a sum of 1000 float32 terms: a few ulps (measured <= 6.3); the old form erred 1e-4
+    assert np.max(np.abs(got / exact - 1)) <= 16 * ULP

@@ -56,10 +56,20 @@ def as_conv(lin: torch.nn.Linear) -> torch.nn.Conv2d:
     return conv
 
 
+def classifier(features, logits, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed (W (C, D), b (C,)) for the features' and logits' channel counts."""
+    g = gen_(seed)
+    d, c = features.shape[1], logits.shape[1]
+    return torch.randn(c, d, generator=g, dtype=torch.float64), torch.randn(c, generator=g)
+
+
 def fit_inputs(scorer_name: str, features, logits):
-    return (
-        {"features": features} if scorer_name == "knn" else {"features": features, "logits": logits}
-    )
+    if scorer_name == "knn":
+        return {"features": features}
+    inputs = {"features": features, "logits": logits}
+    if scorer_name == "vim":
+        inputs["classifier"] = classifier(features, logits)
+    return inputs
 
 
 def test_new_scorers_are_registered_and_declare_their_needs():
@@ -67,7 +77,8 @@ def test_new_scorers_are_registered_and_declare_their_needs():
     for name in GRADIENT:
         assert get(name).requires == ("model", "inputs")
     assert get("mahalanobis").requires == ("features", "logits")
-    assert get("vim").requires == ("features", "logits")
+    assert get("vim").requires == ("features", "logits", "classifier")
+    assert get("vim", origin="mean").requires == ("features", "logits")
     assert get("knn").requires == ("features",)
 
 
@@ -293,32 +304,69 @@ def test_image_resolution_mask_and_logits_are_taken_to_the_feature_grid(name):
 # --- ViM ----------------------------------------------------------------------------------
 
 
-def test_vim_matches_a_numpy_reimplementation_of_the_paper():
+def numpy_vim(x, logits, u, dim, y, ly):
+    """The paper's code (haoqiwang/vim benchmark.py) in numpy: alpha and the scores of y."""
+    moment = (x - u).T @ (x - u) / len(x)  # EmpiricalCovariance(assume_centered=True) of x - u
+    evals, evecs = np.linalg.eigh(moment)
+    ns = evecs[:, np.argsort(-evals)[dim:]]
+    alpha = logits.max(1).mean() / np.linalg.norm((x - u) @ ns, axis=1).mean()
+    scores = alpha * np.linalg.norm((y - u) @ ns, axis=1) - scipy.special.logsumexp(ly, axis=1)
+    return alpha, scores, ns
+
+
+@pytest.mark.parametrize("origin", ["classifier", "mean"])
+def test_vim_matches_a_numpy_reimplementation_of_the_paper(origin):
     rng = np.random.default_rng(12)
     d, c, dim = 10, 4, 4
     x = rng.normal(size=(400, d)) @ rng.normal(size=(d, d)) + 2
     w, b = rng.normal(size=(c, d)), rng.normal(size=c)
-    logits = x @ w.T + b + 5
-    scorer = get("vim", dim=dim)
-    scorer.update(features=torch.from_numpy(x), logits=torch.from_numpy(logits))
-    # the paper's code with the origin at the mean feature (no classifier weights here)
-    u = x.mean(0)
-    cov = np.cov((x - u).T, bias=True)
-    evals, evecs = np.linalg.eigh(cov)
-    ns = evecs[:, np.argsort(-evals)[dim:]]
-    alpha = logits.max(1).mean() / np.linalg.norm((x - u) @ ns, axis=1).mean()
+    logits = x @ w.T + b
     y = rng.normal(size=(50, d)) * 3
     ly = y @ w.T + b
-    expected = alpha * np.linalg.norm((y - u) @ ns, axis=1) - scipy.special.logsumexp(ly, axis=1)
+    # the paper's origin: u = -pinv(W) b, i.e. the least-norm point where every logit is 0
+    u = -np.linalg.pinv(w) @ b if origin == "classifier" else x.mean(0)
+    alpha, expected, ns = numpy_vim(x, logits, u, dim, y, ly)
+    scorer = get("vim", dim=dim, origin=origin)
+    given = (
+        {"classifier": (torch.from_numpy(w), torch.from_numpy(b))} if origin == "classifier" else {}
+    )
+    scorer.update(features=torch.from_numpy(x), logits=torch.from_numpy(logits), **given)
     np.testing.assert_allclose(scorer.alpha, alpha, rtol=1e-6)  # the alpha sample is float32
-    scores = scorer(features=torch.from_numpy(y), logits=torch.from_numpy(ly))
+    scores = scorer(features=torch.from_numpy(y), logits=torch.from_numpy(ly), **given)
     np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-6, atol=1e-6)
     # higher = more anomalous: off the principal subspace and with low energy
     off = torch.from_numpy(u + 30 * ns[:, 0])[None]
     on = torch.from_numpy(u)[None]
     lo = torch.zeros(1, c, dtype=torch.float64)
     hi = torch.full((1, c), 20.0, dtype=torch.float64)
-    assert scorer(features=off, logits=lo) > scorer(features=on, logits=hi)
+    assert scorer(features=off, logits=lo, **given) > scorer(features=on, logits=hi, **given)
+
+
+def test_vim_origins_differ_and_fits_keep_theirs(tmp_path):
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.normal(size=(300, 6)) + 1.5)
+    w, b = torch.from_numpy(rng.normal(size=(3, 6))), torch.from_numpy(rng.normal(size=3) + 4)
+    logits = x @ w.T + b
+    paper = get("vim", dim=2)
+    paper.update(features=x, logits=logits, classifier=(w[:, :, None, None], b))  # a 1x1 conv's
+    mean = get("vim", dim=2, origin="mean")
+    mean.update(features=x, logits=logits)
+    torch.testing.assert_close(paper.subspace()[0], -torch.linalg.pinv(w) @ b)
+    torch.testing.assert_close(mean.subspace()[0], x.mean(0))
+    assert paper.alpha != pytest.approx(mean.alpha, rel=1e-3)
+    with pytest.raises(SegoodError, match="another classifier"):
+        paper.update(features=x, logits=logits, classifier=(w, b + 1))
+    with pytest.raises(SegoodError, match=r"\(3, 6\) and \(3,\)"):
+        get("vim").update(features=x, logits=logits, classifier=(w.T, b))
+    with pytest.raises(SegoodError, match="missing \\['classifier'\\]"):
+        get("vim").update(features=x, logits=logits)
+    paper.save(tmp_path / "vim.pt")
+    with pytest.raises(SegoodError, match="origin='classifier'"):
+        get("vim", dim=2, origin="mean").load(tmp_path / "vim.pt")
+    loaded = get("vim", dim=2).load(tmp_path / "vim.pt")
+    torch.testing.assert_close(loaded.subspace()[0], paper.subspace()[0])
+    with pytest.raises(SegoodError, match="origin must be one of"):
+        get("vim", origin="zero")
 
 
 def test_vim_principal_dimension_rule():
@@ -326,7 +374,9 @@ def test_vim_principal_dimension_rule():
 
     assert (default_dim(2048), default_dim(768), default_dim(512)) == (1000, 512, 256)
     with pytest.raises(SegoodError, match="dim"):
-        get("vim", dim=6).update(features=torch.randn(10, 6), logits=torch.randn(10, 3))
+        get("vim", dim=6, origin="mean").update(
+            features=torch.randn(10, 6), logits=torch.randn(10, 3)
+        )
 
 
 # --- kNN ----------------------------------------------------------------------------------
@@ -391,7 +441,9 @@ MEMORY_CHILD = textwrap.dedent(
     for name, kw in [("mahalanobis", {}), ("vim", {}), ("knn", {"bank_size": 4096})]:
         scorer = get(name, **kw)
         inputs = {"features": feats} if name == "knn" else {"features": feats, "logits": logits}
-        small = {k: v[..., :32, :32] for k, v in inputs.items()}
+        if name == "vim":
+            inputs["classifier"] = (torch.randn(13, 512, generator=g), torch.randn(13, generator=g))
+        small = {k: v[..., :32, :32] if k != "classifier" else v for k, v in inputs.items()}
         warm = get(name, **kw)  # first calls map library code into memory: not the scorer's
         warm.update(**small)
         warm(**small)

@@ -68,7 +68,7 @@ def main() -> None:
     settings = InferenceSettings()
     infer(model, image, settings, {"logits"})  # warm-up (library code, allocator)
     t_forward, m_forward = measure(lambda: infer(model, image, settings, {"logits"}))
-    outputs = infer(model, image, settings, {"logits", "features"})
+    outputs = infer(model, image, settings, {"logits", "features", "classifier"})
     outputs["model"], outputs["inputs"] = logits_function(model), image
     d, fh, fw = outputs["features"].shape[1:]
     print(
@@ -84,7 +84,8 @@ def main() -> None:
         if isinstance(scorer, scorers.FittedScorer):
             t_fit, _ = measure(lambda s=scorer, i=inputs: s.update(**i))
             fit = f"{t_fit:.2f}"
-            scorer(**{k: v[..., :8, :8] for k, v in inputs.items()})  # caches the fit's algebra
+            small = {k: v[..., :8, :8] if torch.is_tensor(v) else v for k, v in inputs.items()}
+            scorer(**small)  # caches the fit's algebra
         seconds, peak = measure(lambda s=scorer, i=inputs: s(**i))
         peak_text = "n/a" if peak is None else f"{peak / 2**20:.0f}"
         print(f"{name:<14}{fit:>8}{seconds:>10.2f}{seconds / t_forward:>11.2f}{peak_text:>10}")
