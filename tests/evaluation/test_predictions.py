@@ -261,3 +261,18 @@ def test_bad_command_lines(sh, tmp_path, capsys, args, message):
     assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_smiyc_protocols_on_saved_predictions(sh, tmp_path):
+    from segood.metrics.smiyc import SmiycPixelAccumulator
+
+    maps = write_predictions(tmp_path / "m", sh, SH_IMAGES, noisy_scores(4), ".hdf5")
+    labels = labels_of(sh)
+    got = run([f"m={tmp_path / 'm'}"], sh, tmp_path / "o", protocol="smiyc-anomaly")
+    pixel = SmiycPixelAccumulator()
+    for name, array in maps.items():
+        pixel.add(name, array, labels[name] == 13, labels[name] == 255)
+    want = pixel.compute()
+    for key in ("aupr", "fpr95", "threshold"):
+        assert got["smiyc-anomaly"]["m"][key] == pytest.approx(want[key], rel=1e-12)
+    assert {"siou_gt", "ppv", "mean_f1"} <= set(got["smiyc-anomaly"]["m"])
