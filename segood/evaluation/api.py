@@ -18,8 +18,11 @@ import torch
 
 from segood.errors import SegoodError
 from segood.evaluation.inference import AVERAGE_MODES, InferenceSettings
-from segood.evaluation.report import REPORTED, format_table, render_panels, write_reports
-from segood.evaluation.runner import PROTOCOLS, EvalJob, Evaluation, item_name, normalize
+from segood.evaluation.model_source import ModelSource
+from segood.evaluation.prediction_files import ScoreWriter
+from segood.evaluation.protocols import protocol_names
+from segood.evaluation.report import format_table, render_panels, write_reports
+from segood.evaluation.runner import EvalJob, Evaluation, item_name
 from segood.models.description import network_config
 
 CAOS_SCORERS = ("msp", "branch", "background", "mc_dropout", "ae", "maxlogit")
@@ -52,6 +55,10 @@ class EvalOptions:
     cfg_options: dict[str, Any] | None = None
     scorer_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> kwargs
     progress: bool = True
+    exclude_background: bool = False  # the reference's --exclude_back
+    save_scores: bool = False
+    save_dtype: str = "float16"
+    save_format: str = "npz"
 
 
 def load_config(path: str, options: dict[str, Any] | None = None):
@@ -167,7 +174,6 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
         raise SegoodError(f"--set names scorers that are not evaluated: {unused}; add them with "
                           "--scorers or --extra-scorers")  # fmt: skip
     built = {name: scorers.get(name, **options.scorer_options.get(name, {})) for name in names}
-    protocols = PROTOCOLS if options.protocol == "all" else (options.protocol,)
     scales = (
         options.scales
         if options.scales is not None
@@ -196,56 +202,88 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
         "dataset": dataset_name,
         "fit_split": fit_split,
     }
-    job = EvalJob(
-        dataset=dataset,
+    source = ModelSource(
         model=model,
         scorers=built,
-        out=out / dataset_name,
         settings=settings,
-        protocols=tuple(protocols),
         fit_dataset=fit_dataset,
         autoencoder=autoencoder,
         branch_model=branch_model,
         device=device,
-        resume=options.resume,
-        max_images=options.max_images,
         fit_images=options.fit_images,
-        component_threshold=options.component_threshold,
         fingerprint=fingerprint,
-        rank=rank,
-        world=world,
+        exclude_classes=excluded_classes(options.exclude_background, dataset),
         progress=options.progress and rank == 0,
     )
-    evaluation = Evaluation(job)
+    evaluation = Evaluation(job_for(options, dataset, source, out / dataset_name, rank, world))
     for note in notes:
         print(f"note: {note}")
     results = evaluation.run()
     if results is None:
         return None
-    results["settings"] = {
+    settings_record = {
         "config": options.config,
         "checkpoint": options.checkpoint,
         "ae_checkpoint": options.ae_checkpoint,
         "branch_checkpoint": options.branch_checkpoint,
-        "split": dataset.split,
-        "scorers": names,
         "scorer_settings": {name: repr(scorer) for name, scorer in built.items()},
-        "protocols": list(job.protocols),
         "scales": list(settings.short_sides),
         "full_resolution": settings.full_resolution,
         "average": settings.average,
         "mc_dropout_passes": settings.mc_passes,
+        "device": device,
+    }
+    return finish(evaluation, results, settings_record, options.panels)
+
+
+def excluded_classes(exclude_background: bool, dataset: Any) -> tuple[int, ...]:
+    """The class channels dropped before scoring: the background with --exclude-background."""
+    return (int(dataset.background_id),) if exclude_background else ()
+
+
+def job_for(options: Any, dataset: Any, source: Any, out: Path, rank: int, world: int) -> EvalJob:
+    """The `EvalJob` of one dataset from the options shared by model and prediction runs."""
+    writer = None
+    if options.save_scores:
+        writer = ScoreWriter(out / "scores", options.save_dtype, options.save_format)
+    return EvalJob(
+        dataset=dataset,
+        source=source,
+        out=out,
+        protocols=(options.protocol,),
+        resume=options.resume,
+        max_images=options.max_images,
+        component_threshold=options.component_threshold,
+        rank=rank,
+        world=world,
+        progress=options.progress and rank == 0,
+        save_scores=writer,
+    )
+
+
+def finish(
+    evaluation: Evaluation, results: dict[str, Any], settings: dict[str, Any], panels: int
+) -> dict[str, Any]:
+    """Record the settings, draw the panels, write the reports (results.json last)."""
+    job = evaluation.job
+    out, dataset_name = job.out.parent, job.out.name
+    results["settings"] = {
+        **settings,
+        "split": job.dataset.split,
+        "scorers": list(evaluation.source.names),
+        "protocols": list(job.protocols),
+        "exclude_classes": evaluation.source.describe().get("exclude_classes", []),
         "fpr_rule": "nearest",
         "ap_rule": "step",
-        "device": device,
-        "processes": world,
+        "processes": job.world,
+        **({"saved_scores": job.save_scores.describe()} if job.save_scores else {}),
     }
+    if panels:
+        panel_path = out / f"panels_{dataset_name}.png"
+        _panels(evaluation, panels, panel_path)
+        results["panels"] = str(panel_path)
     all_results = _merge_previous(out, {dataset_name: results})
     write_reports(all_results, out)
-    if options.panels:
-        panel_path = out / f"panels_{dataset_name}.png"
-        _panels(evaluation, options.panels, panel_path)
-        results["panels"] = str(panel_path)
     return all_results
 
 
@@ -271,7 +309,8 @@ def _panels(evaluation: Evaluation, count: int, path: Path) -> None:
     ds = job.dataset
     names = []
     for _, meta in evaluation.store.read_all():
-        if meta.get("skipped") is None:
+        caos = meta["protocols"].get("caos")
+        if caos is None or caos["skipped"] is None:
             names.append(meta["name"])
     if not names:
         return
@@ -280,7 +319,7 @@ def _panels(evaluation: Evaluation, count: int, path: Path) -> None:
     rows = []
     for name in dict.fromkeys(chosen):
         item = ds[index_of[name]]
-        scores = evaluation.score(evaluation.outputs(normalize(item["image"], job.device), name))
+        scores = evaluation.source.scores(item).maps
         step = max(1, item["image"].shape[1] // 480)
         rows.append(
             {
@@ -294,7 +333,7 @@ def _panels(evaluation: Evaluation, count: int, path: Path) -> None:
 
 
 def print_summary(results: dict[str, Any], out: str) -> None:
-    for protocol in REPORTED:
+    for protocol in protocol_names():
         if any(protocol in r for r in results.values()):
             print(format_table(results, protocol))
             print()
@@ -302,3 +341,8 @@ def print_summary(results: dict[str, Any], out: str) -> None:
         if "segmentation" in r:
             print(f"{dataset}: mIoU {100 * r['segmentation']['miou']:.1f}%, {r['images']} images")
     print(f"reports in {out}/: results.json, .csv, .md, roc_*.png, pr_*.png, panels_*.png")
+    for dataset, r in results.items():
+        saved = r.get("settings", {}).get("saved_scores")
+        if saved:
+            print(f"{dataset}: score maps saved in {saved['folder']}/<scorer>/ (evaluate them "
+                  "with --predictions NAME=FOLDER)")  # fmt: skip

@@ -10,13 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from segood.evaluation.protocols import protocol_class, protocol_names
 from segood.evaluation.store import atomic_write_bytes
 
-METRIC_ROWS = (("fpr95", "FPR95 ↓"), ("auroc", "AUROC ↑"), ("aupr", "AUPR ↑"))
-COMPONENT_ROWS = (("siou_gt", "sIoU gt ↑"), ("ppv", "PPV ↑"), ("mean_f1", "mean F1 ↑"))
-SMIYC_ROWS = (("aupr", "AUPR ↑"), ("fpr95", "FPR95 ↓"), *COMPONENT_ROWS)  # the leaderboard's
-ROWS = {"components": COMPONENT_ROWS, "smiyc-anomaly": SMIYC_ROWS, "smiyc-obstacle": SMIYC_ROWS}
-REPORTED = ("caos", "pooled", "components", "smiyc-anomaly", "smiyc-obstacle")
 DATASET_TITLES = {"streethazards": "StreetHazards", "bdd_anomaly": "BDD-Anomaly"}
 
 
@@ -26,7 +22,7 @@ def title(dataset: str) -> str:
 
 def table_rows(results: dict[str, Any], protocol: str) -> tuple[list[str], list[list[str]]]:
     """(header, rows) in the paper's layout: a row per dataset and metric, a column per scorer."""
-    rows_of = ROWS.get(protocol, METRIC_ROWS)
+    rows_of = protocol_class(protocol).ROWS
     scorers: list[str] = []
     for per_dataset in results.values():
         for name in per_dataset.get(protocol, {}):
@@ -96,23 +92,21 @@ def json_ready(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
-    """results.json / .csv / .md, ROC and PR curves per dataset; returns the files written.
+    """results.csv / .md, ROC and PR curves per dataset, then results.json (last, so a run
+    killed while writing never looks finished); returns the files written.
 
-    `results` maps dataset -> {protocol -> scorer -> metrics, "segmentation", "images",
-    "settings", "curves"}.
+    `results` maps dataset -> {protocol -> scorer -> metrics, "segmentation" (when the source
+    predicts classes), "images", "settings", "curves"}.
     """
     out.mkdir(parents=True, exist_ok=True)
     written = []
     plain = json_ready(results)
-    path = out / "results.json"
-    atomic_write_bytes(path, lambda f: f.write(json.dumps(plain, indent=2).encode()))
-    written.append(path)
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["dataset", "protocol", "scorer", "metric", "value"])
     for dataset, per_dataset in plain.items():
-        for protocol in REPORTED:
+        for protocol in protocol_names():
             for scorer, values in per_dataset.get(protocol, {}).items():
                 for metric, value in values.items():
                     if isinstance(value, int | float):
@@ -122,7 +116,7 @@ def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
     written.append(path)
 
     sections = ["# Results"]
-    for protocol in REPORTED:
+    for protocol in protocol_names():
         if any(protocol in d for d in plain.values()):
             sections += [
                 "",
@@ -132,10 +126,9 @@ def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
             ]
     sections += ["", "## Segmentation", ""]
     for dataset, per_dataset in plain.items():
-        seg = per_dataset["segmentation"]
-        sections.append(
-            f"- {title(dataset)}: mIoU {100 * seg['miou']:.1f}% over {per_dataset['images']} images"
-        )
+        seg = per_dataset.get("segmentation")
+        miou = f"mIoU {100 * seg['miou']:.1f}%" if seg else "no class predictions"
+        sections.append(f"- {title(dataset)}: {miou} over {per_dataset['images']} images")
     sections += ["", "## Settings"]
     for dataset, per_dataset in plain.items():
         settings = json.dumps(per_dataset.get("settings", {}), indent=2)
@@ -147,7 +140,9 @@ def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
     for dataset, per_dataset in results.items():
         if per_dataset.get("curves"):
             written += plot_curves(per_dataset["curves"], out, dataset)
-    return written
+    path = out / "results.json"
+    atomic_write_bytes(path, lambda f: f.write(json.dumps(plain, indent=2).encode()))
+    return [*written, path]
 
 
 def plot_curves(curves: dict[str, tuple], out: Path, dataset: str) -> list[Path]:

@@ -1,9 +1,10 @@
 """Resumable, shard-safe storage of evaluation results under one output folder.
 
 Every finished image is one file, `<out>/<dataset>/images/<name>.npz`, written atomically: it
-holds that image's per-image metrics (JSON), its confusion matrix and its curve sample. A
-killed evaluation restarted with `--resume` skips every image whose file exists; files are
-independent of the order, the shard and the process that wrote them, so merging is a union.
+holds that image's per-protocol records (JSON), its confusion matrix and its curve sample. A
+killed evaluation restarted with `--resume` skips every image whose file holds every protocol
+asked for; files are independent of the order, the shard and the process that wrote them, so
+merging is a union.
 Pooled accumulators are checkpointed per shard in `pooled-rank<R>.npz` with the images they
 hold. Everything is read back with `allow_pickle=False`.
 """
@@ -55,6 +56,12 @@ def load_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return arrays, meta
 
 
+def load_meta(path: Path) -> dict[str, Any]:
+    """Only the JSON metadata of a file written by `save_npz` (its arrays stay unread)."""
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["__meta__"])) if "__meta__" in data.files else {}
+
+
 def safe_name(name: str) -> str:
     """An image name ("t5/300") as a file name ("t5__300")."""
     return name.replace(os.sep, "__").replace("/", "__")
@@ -70,17 +77,18 @@ class ResultStore:
     def path(self, name: str) -> Path:
         return self.images / f"{safe_name(name)}.npz"
 
-    def done(self) -> set[str]:
-        """Names of the images with a finished result file."""
-        if not self.images.is_dir():
-            return set()
-        names = set()
-        for path in self.images.glob("*.npz"):
-            names.add(path.stem)
-        return names
+    def key(self, name: str) -> str:
+        """The key of image `name` in `records()`."""
+        return safe_name(name)
 
-    def is_done(self, name: str, done: set[str]) -> bool:
-        return safe_name(name) in done
+    def records(self) -> dict[str, set[str]]:
+        """{key: protocols its stored result holds} of every finished image."""
+        if not self.images.is_dir():
+            return {}
+        return {
+            path.stem: set(load_meta(path).get("protocols", {}))
+            for path in self.images.glob("*.npz")
+        }
 
     def write(self, name: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         save_npz(self.path(name), arrays, {"name": name, **meta})

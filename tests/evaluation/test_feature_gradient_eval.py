@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from segood.data import build_dataset
 from segood.evaluation.inference import InferenceSettings, infer
-from segood.evaluation.runner import EvalJob, Evaluation, normalize
+from segood.evaluation.model_source import ModelSource, normalize
 from segood.models import build_model, load_model_weights
 from segood.scorers import get
 from segood.scorers.odin import odin
@@ -27,16 +27,13 @@ def plain_model(assets):
 
 
 def evaluation(assets, tmp_path, scorers, **kw):
-    job = EvalJob(
-        dataset=build_dataset("streethazards", assets["root"], "test"),
+    return ModelSource(
         fit_dataset=build_dataset("streethazards", assets["root"], "validation"),
         model=plain_model(assets),
         scorers=scorers,
-        out=tmp_path / "streethazards",
         progress=False,
         **kw,
     )
-    return Evaluation(job)
 
 
 def test_outputs_hold_exactly_what_the_scorers_need(eval_assets, tmp_path):
@@ -69,7 +66,7 @@ def test_features_come_from_the_full_resolution_pass(eval_assets):
 def test_fit_on_validation_equals_a_manual_fit_and_maps_are_resized(eval_assets, tmp_path):
     names = ("mahalanobis", "vim", "knn")
     ev = evaluation(eval_assets, tmp_path, {n: get(n) for n in names})
-    ev.fit()
+    ev.prepare(tmp_path / "fits", 0)
     model = plain_model(eval_assets)
     conv = model.decode_head.classifier  # the 1x1 classifier on the decoder features
     w, b = conv.weight.detach()[:, :, 0, 0], conv.bias.detach()
@@ -87,19 +84,19 @@ def test_fit_on_validation_equals_a_manual_fit_and_maps_are_resized(eval_assets,
             scorer.update(**{k: inputs[k] for k in scorer.requires}, mask=keep)
     for name in names:
         assert (tmp_path / "fits" / f"{name}.pt").exists()
-        fitted, expected = ev.job.scorers[name].state_dict(), manual[name].state_dict()
+        fitted, expected = ev.scorers[name].state_dict(), manual[name].state_dict()
         for key in expected:
             torch.testing.assert_close(fitted[key], expected[key], rtol=1e-5, atol=1e-4)
     # ViM's origin is the paper's -pinv(W) b of the model's classifier
     origin = -np.linalg.pinv(w.double().numpy()) @ b.double().numpy()
-    np.testing.assert_allclose(ev.job.scorers["vim"].subspace()[0].numpy(), origin, rtol=1e-9)
+    np.testing.assert_allclose(ev.scorers["vim"].subspace()[0].numpy(), origin, rtol=1e-9)
     # the evaluation's map is the feature-grid score resized bilinearly to the image
     item = build_dataset("streethazards", eval_assets["root"], "test")[0]
     image = normalize(item["image"], "cpu")
     outputs = ev.outputs(image, item["name"])
     maps = ev.score(outputs)
     for name in names:
-        scorer = ev.job.scorers[name]
+        scorer = ev.scorers[name]
         grid = scorer(**{k: outputs[k] for k in scorer.requires})
         assert grid.shape == (1, *outputs["features"].shape[-2:])
         up = F.interpolate(grid[:, None], size=image.shape[-2:], mode="bilinear")[0, 0]

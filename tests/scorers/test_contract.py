@@ -160,6 +160,7 @@ def test_unknown_setting_is_rejected(name):
         ("gen", {"top_m": 2.5}),
         ("background", {"class_index": -1}),
         ("background", {"class_index": 1.0}),
+        ("background", {"reference": 1}),
         ("sml", {"eps": 0.0}),
     ],
 )

@@ -32,6 +32,9 @@ def one(name: str, logits: torch.Tensor, **settings) -> float:
         ("logitavg", {}, -LOG3 / 2),  # -(0 + log 3) / 2
         ("background", {}, 0.25),  # p_0
         ("background", {"class_index": 1}, 0.75),  # p_1
+        # the reference's eval_ood.py: minus channel b of its input, as given
+        ("background", {"reference": True}, -0.0),
+        ("background", {"reference": True, "class_index": 1}, -LOG3),
         ("energy", {}, -math.log(4.0)),  # -log(e^0 + e^log3) = -log(1 + 3)
         # T = 2: -2 log(e^0 + e^(log 3 / 2)) = -2 log(1 + sqrt 3)
         ("energy", {"temperature": 2.0}, -2 * math.log(1 + math.sqrt(3))),
