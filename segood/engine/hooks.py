@@ -1,5 +1,5 @@
 """Hooks: atomic checkpoints, the training state saved beside the weights (RNG streams,
-lambda, a weights-only message hub) and a tqdm progress bar."""
+lambda, a weights-only message hub) and the training progress (a bar, or lines in a log)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from segood.engine.checkpoint import (
     decode_message_hub,
     encode_message_hub,
 )
+from segood.progress import show_progress
 
 ATOMIC_BACKEND = {"backend": "atomic_local"}
 
@@ -150,29 +151,25 @@ class TrainStateHook(Hook):
 
 @HOOKS.register_module()
 class ProgressBarHook(Hook):
-    """A tqdm bar over the training iterations on the main process (to stderr), showing the loss
-    and learning rate; starts at the resumed iteration. Complements the logger lines."""
+    """Training progress on the main process (to stderr), with the loss and learning rate,
+    from the resumed iteration: a tqdm bar on a terminal, progress lines (iteration i/N, loss,
+    eta) in a log or CI output (`segood.progress`). Shown whatever the log level."""
 
     priority = "BELOW_NORMAL"
 
-    def __init__(self, mininterval: float = 1.0, disable: bool | None = None) -> None:
-        self.mininterval = mininterval
+    def __init__(self, disable: bool = False) -> None:
         self.disable = disable
         self.bar = None
 
     @master_only
     def before_train(self, runner) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(
+        self.bar = show_progress(
             total=runner.max_iters,
             initial=runner.iter,
             desc="train",
             unit="it",
-            file=sys.stderr,
-            dynamic_ncols=True,
-            mininterval=self.mininterval,
             disable=self.disable,
+            file=sys.stderr,
         )
 
     @master_only

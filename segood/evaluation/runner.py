@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from segood.errors import SegoodError
 from segood.evaluation import smiyc
@@ -30,6 +29,7 @@ from segood.evaluation.store import ResultStore, load_npz, safe_name, save_npz
 from segood.metrics import PerImageAccumulator, PooledAccumulator
 from segood.metrics.components import ComponentAccumulator, best_f1_threshold
 from segood.metrics.segmentation import confusion_matrix, iou_per_class
+from segood.progress import show_progress
 from segood.scorers import FittedScorer, Scorer
 
 PROTOCOLS = ("caos", "pooled", "components")  # what "all" runs
@@ -200,7 +200,9 @@ class Evaluation:
             indices = np.linspace(0, len(job.fit_dataset) - 1, min(job.fit_images, len(indices)))
             indices = sorted({int(i) for i in indices})
         needs = needed_outputs(pending)
-        for index in tqdm(indices, desc=f"fit {','.join(pending)}", disable=not job.progress):
+        for index in show_progress(
+            indices, desc=f"fit {','.join(pending)}", disable=not job.progress
+        ):
             item = job.fit_dataset[index]
             image = normalize(item["image"], job.device)
             outputs = infer(job.model, image, job.settings, needs, image_seed(item["name"]))
@@ -276,7 +278,7 @@ class Evaluation:
             return self.store.is_done(name, done) and (not use_pooled or name in pooled_images)
 
         todo = [i for i in self.my_indices() if not finished(item_name(job.dataset, i))]
-        bar = tqdm(todo, desc=f"eval {job.out.name}", unit="img", disable=not job.progress)
+        bar = show_progress(todo, desc=f"eval {job.out.name}", unit="img", disable=not job.progress)
         since_save = 0
         for index in bar:
             item = job.dataset[index]
@@ -368,7 +370,7 @@ class Evaluation:
     def _component_pass(self, plans: dict[str, dict[str, dict[str, Any]]]) -> None:
         job, ds = self.job, self.job.dataset
         folder = job.out / "components"
-        for index in tqdm(
+        for index in show_progress(
             self.my_indices(), desc="components", unit="img", disable=not job.progress
         ):
             item = ds[index]

@@ -26,9 +26,10 @@ def register(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[S], S]:
     return decorate
 
 
-def available() -> list[str]:
-    """Every registered scorer name (aliases included), sorted."""
-    return sorted(_SCORERS)
+def available(aliases: bool = True) -> list[str]:
+    """Every registered scorer name, sorted; with `aliases=False` each scorer once, by the name
+    it was registered under."""
+    return sorted(k for k, cls in _SCORERS.items() if aliases or cls.name == k)
 
 
 def get(name: str, **kwargs):
