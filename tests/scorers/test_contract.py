@@ -168,7 +168,7 @@ def test_unknown_name_lists_the_available_ones():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_unknown_setting_is_rejected(name):
-    with pytest.raises(SegoodError, match="bad settings"):
+    with pytest.raises(SegoodError, match=f"scorer '{name}' has no setting 'no_such_setting'"):
         get(name, no_such_setting=1)
 
 
