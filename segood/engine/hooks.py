@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook, Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
@@ -109,6 +110,9 @@ class TrainStateHook(Hook):
     resumed iteration (after the data loader has been rebuilt). Validation runs between a save
     and the next iteration, so it is made RNG-neutral (states saved before, restored after):
     training draws the same numbers with or without validation.
+    On fine-tuning (`load_from`): a confidence branch the model does not have is dropped from
+    the weights (e.g. outlier training, which has no branch, starting from the demo's model
+    with one), said in one line, instead of mmengine's "unexpected key" warning.
     """
 
     priority = "VERY_HIGH"
@@ -128,6 +132,7 @@ class TrainStateHook(Hook):
         if "message_hub" in checkpoint:
             checkpoint["message_hub"] = decode_message_hub(checkpoint["message_hub"])
         if not getattr(runner, "_resume", False):
+            _drop_absent_branch(runner, checkpoint)
             return  # load_from (fine-tuning): weights only
         state = checkpoint.get("train_state", {})
         model = unwrap(runner.model)
@@ -147,6 +152,25 @@ class TrainStateHook(Hook):
         if self._val_rng is not None:
             set_rng_state(self._val_rng)
             self._val_rng = None
+
+
+BRANCH_PREFIX = "model.confidence_head."
+
+
+def _drop_absent_branch(runner, checkpoint: dict) -> None:
+    network = getattr(unwrap(runner.model), "model", None)
+    if network is None or getattr(network, "confidence_head", None) is not None:
+        return
+    weights = checkpoint.get("state_dict", {})
+    branch = [key for key in weights if key.startswith(BRANCH_PREFIX)]
+    for key in branch:
+        del weights[key]
+    if branch:
+        print_log(
+            "load_from: the checkpoint's confidence branch is not part of this model; its "
+            f"{len(branch)} weights are left out",
+            logger="current",
+        )
 
 
 @HOOKS.register_module()

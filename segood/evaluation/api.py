@@ -9,6 +9,7 @@ into an `EvalJob`, runs it, renders panels and writes the reports.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,7 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
     spec = dict(cfg.evaluation)
     device = options.device or default_device()
     dataset_name = spec["dataset"]
+    name = report_name(spec)
     root = options.data_root or spec["data_root"]
     dataset = build_dataset(dataset_name, root, spec.get("split", "test"))
     fit_split = spec.get("fit_split", "validation")
@@ -192,7 +194,7 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
         dataset=dataset,
         model=model,
         scorers=built,
-        out=out / dataset_name,
+        out=out / name,
         settings=settings,
         protocols=tuple(protocols),
         fit_dataset=fit_dataset,
@@ -219,6 +221,7 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
         "checkpoint": options.checkpoint,
         "ae_checkpoint": options.ae_checkpoint,
         "branch_checkpoint": options.branch_checkpoint,
+        "dataset": dataset_name,
         "split": dataset.split,
         "scorers": names,
         "scorer_settings": {name: repr(scorer) for name, scorer in built.items()},
@@ -232,13 +235,23 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
         "device": device,
         "processes": world,
     }
-    all_results = _merge_previous(out, {dataset_name: results})
+    all_results = _merge_previous(out, {name: results})
     write_reports(all_results, out)
     if options.panels:
-        panel_path = out / f"panels_{dataset_name}.png"
+        panel_path = out / f"panels_{name}.png"
         _panels(evaluation, options.panels, panel_path)
         results["panels"] = str(panel_path)
     return all_results
+
+
+def report_name(spec: dict[str, Any]) -> str:
+    """The name results are reported under: `evaluation.name` if the config gives one (data in
+    a dataset's layout that is not that dataset, e.g. the demo's synthetic scenes), else the
+    dataset. It names the results.json entry, the report folder and the plot files."""
+    name = str(spec.get("name", spec["dataset"]))
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise SegoodError(f"evaluation.name={name!r}: use letters, digits, '_', '-' and '.'")
+    return name
 
 
 def _merge_previous(out: Path, results: dict[str, Any]) -> dict[str, Any]:

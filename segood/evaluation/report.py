@@ -17,7 +17,11 @@ COMPONENT_ROWS = (("siou_gt", "sIoU gt ↑"), ("ppv", "PPV ↑"), ("mean_f1", "m
 SMIYC_ROWS = (("aupr", "AUPR ↑"), ("fpr95", "FPR95 ↓"), *COMPONENT_ROWS)  # the leaderboard's
 ROWS = {"components": COMPONENT_ROWS, "smiyc-anomaly": SMIYC_ROWS, "smiyc-obstacle": SMIYC_ROWS}
 REPORTED = ("caos", "pooled", "components", "smiyc-anomaly", "smiyc-obstacle")
-DATASET_TITLES = {"streethazards": "StreetHazards", "bdd_anomaly": "BDD-Anomaly"}
+DATASET_TITLES = {
+    "streethazards": "StreetHazards",
+    "bdd_anomaly": "BDD-Anomaly",
+    "sim-hazards": "sim-hazards (synthetic)",  # `make demo`: loopback-renderer scenes
+}
 
 
 def title(dataset: str) -> str:

@@ -91,3 +91,30 @@ def test_resume_removes_temporary_files_of_a_killed_save(tmp_path, sh_root):
     cfg = load_config(TINY["pspnet"], {"data_root": str(sh_root), "log_level": "ERROR"})
     build_runner(cfg, work_dir=work, resume=True)
     assert not any(path.exists() for path in stale) and keep.exists()
+
+
+@pytest.mark.parametrize("has_branch", [False, True])
+def test_fine_tuning_leaves_out_a_branch_the_model_lacks(has_branch, monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    from segood.engine import hooks
+    from segood.models import build_model
+
+    said = []
+    monkeypatch.setattr(hooks, "print_log", lambda message, **kw: said.append(message))
+
+    net = build_model(
+        dict(type="PSPNet", encoder="resnet18", num_classes=13, confidence_branch=has_branch)
+    )
+    runner = SimpleNamespace(model=SimpleNamespace(model=net), _resume=False)
+    weights = {"model.confidence_head.conv.weight": torch.ones(1), "model.encoder.w": torch.ones(1)}
+    checkpoint = {"state_dict": dict(weights), "message_hub": {}}
+    hooks.TrainStateHook().after_load_checkpoint(runner, checkpoint)
+    kept = weights if has_branch else {"model.encoder.w": weights["model.encoder.w"]}
+    assert checkpoint["state_dict"].keys() == kept.keys()
+    note = (
+        "the checkpoint's confidence branch is not part of this model; its 1 weights are left out"
+    )
+    assert said == ([] if has_branch else [f"load_from: {note}"])

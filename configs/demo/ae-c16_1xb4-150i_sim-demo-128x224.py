@@ -1,4 +1,5 @@
-# `make demo`: the autoencoder baseline on the mini CAOS scenes (Adam 1e-3, 400 iterations of 4).
+# `make demo`: a small autoencoder baseline (channels 16-128, latent 16) on the mini CAOS scenes:
+# Adam 1e-3 with poly decay over 150 iterations of 4 images, short side 96-128.
 _base_ = [
     "../_base_/models/autoencoder.py",
     "../_base_/datasets/streethazards.py",
@@ -6,14 +7,15 @@ _base_ = [
     "../_base_/default_runtime.py",
 ]
 data_root = "demo_out/data"
-iters = 400
+iters = 150
+model = dict(model=dict(channels=(16, 32, 64, 128), latent_channels=16))
 train_dataloader = dict(
     batch_size=4,
     num_workers=0,
     persistent_workers=False,
     dataset=dict(
         data_root=data_root,
-        transform=dict(name="reference_train", short_sides=(112, 128, 144), max_long=256),
+        transform=dict(name="reference_train", short_sides=(96, 112, 128), max_long=224),
     ),
 )
 val_dataloader = None
@@ -21,7 +23,6 @@ val_evaluator = None
 val_cfg = None
 param_scheduler = [dict(type="PolyLR", power=0.9, eta_min=0.0, begin=0, end=iters, by_epoch=False)]
 train_cfg = dict(max_iters=iters, max_epochs=None)
-default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=100, max_keep_ckpts=2))
-evaluation = dict(data_root=data_root, scales=())
-# the progress bar (ProgressBarHook) shows training; only warnings from mmengine's logger
+default_hooks = dict(logger=dict(interval=25), checkpoint=dict(interval=50, max_keep_ckpts=2))
+evaluation = dict(data_root=data_root, scales=(), name="sim-hazards")
 log_level = "WARNING"
