@@ -6,10 +6,11 @@ All outputs are made from one logit map, so that they agree on what looks in-dis
   moves, a uniform one does);
 - `confidence`: the max softmax probability (a confidence branch's c in (0, 1));
 - `image` / `reconstruction`: a random image and that image + (1 - max softmax);
-- `features`: the softmax-weighted mean of C class prototypes (D = 8) + N(0, 0.5^2) noise, so
-  a confident pixel sits near its class's prototype and a uniform one between them (the noise
-  keeps the feature covariance full-rank, as real features are); `classifier` = (prototypes,
-  zero bias), the (W (C, D), b (C,)) pair a 1x1 classifier gives;
+- `features`: the softmax-weighted mean of C class prototypes (D = 8) + N(0, SIGMA^2) noise,
+  so a confident pixel sits near its class's prototype and a uniform one between them (the
+  noise keeps the feature covariance full-rank, as real features are; a small SIGMA keeps
+  single pixels on the right side of the fitted spread); `classifier` = (prototypes, zero
+  bias), the (W (C, D), b (C,)) pair a 1x1 classifier gives;
 - `model` / `inputs`: the identity model on the logits (gradient scorers run it).
 Everything is float32 torch in the evaluation's layouts; the helpers below change the layout
 (rows, 1x1 maps), the array type or the dtype of every output at once.
@@ -17,6 +18,7 @@ Everything is float32 torch in the evaluation's layouts; the helpers below chang
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -24,6 +26,7 @@ from torch import Tensor
 
 PASSES = 3
 FEATURE_CHANNELS = 8
+SIGMA = 0.1
 
 
 def identity_model(x: Tensor) -> Tensor:
@@ -37,30 +40,35 @@ def prototypes(num_classes: int) -> Tensor:
     return torch.randn(num_classes, FEATURE_CHANNELS, generator=g)
 
 
-def fake_outputs(logits: Tensor, seed: int = 3) -> dict[str, Any]:
-    """Every model output for logits (B, C, H, W) (float32; NaN/Inf propagate)."""
+def fake_outputs(
+    logits: Tensor, seed: int = 3, keys: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """The model outputs `keys` (default: all) for logits (B, C, H, W) (float32; NaN/Inf
+    propagate). Each output draws its own seeded noise: it does not depend on `keys`."""
     b, c, h, w = logits.shape
-    g = torch.Generator().manual_seed(seed)
-    probs = torch.softmax(logits, dim=1)
-    p_max = probs.amax(dim=1, keepdim=True)  # (B, 1, H, W)
-    protos = prototypes(c)
-    image = torch.randn(b, 3, h, w, generator=g)
-    noise = 0.5 * torch.randn(b, FEATURE_CHANNELS, h, w, generator=g)
-    return {
-        "logits": logits,
-        "dropout_logits": logits + torch.randn(PASSES, b, c, h, w, generator=g),
+
+    def randn(offset: int, *shape: int) -> Tensor:
+        return torch.randn(*shape, generator=torch.Generator().manual_seed(seed + offset))
+
+    def p_max() -> Tensor:  # (B, 1, H, W)
+        return torch.softmax(logits, dim=1).amax(dim=1, keepdim=True)
+
+    def features() -> Tensor:
+        mean = torch.einsum("bchw,cd->bdhw", torch.softmax(logits, dim=1), prototypes(c))
+        return mean + SIGMA * randn(2, b, FEATURE_CHANNELS, h, w)
+
+    makers = {
+        "logits": lambda: logits,
+        "dropout_logits": lambda: logits + randn(1, PASSES, b, c, h, w),
         "confidence": p_max,
-        "features": torch.einsum("bchw,cd->bdhw", probs, protos) + noise,
-        "classifier": (protos, torch.zeros(c)),
-        "image": image,
-        "reconstruction": image + (1.0 - p_max),
-        "model": identity_model,
-        "inputs": logits,
+        "features": features,
+        "classifier": lambda: (prototypes(c), torch.zeros(c)),
+        "image": lambda: randn(3, b, 3, h, w),
+        "reconstruction": lambda: randn(3, b, 3, h, w) + (1.0 - p_max()),
+        "model": lambda: identity_model,
+        "inputs": lambda: logits,
     }
-
-
-def required(scorer: Any, outputs: dict[str, Any]) -> dict[str, Any]:
-    return {key: outputs[key] for key in scorer.requires}
+    return {key: makers[key]() for key in (makers if keys is None else keys)}
 
 
 def as_rows(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import torch
 
 from segood.errors import SegoodError
 from segood.scorers import FittedScorer, available, get
-from tests.scorers.fakes import as_rows, fake_outputs, required, to_dtype, to_numpy, with_bad_value
+from tests.scorers.fakes import as_rows, fake_outputs, to_dtype, to_numpy, with_bad_value
 
 NAMES = available(aliases=False)
 C = 7
@@ -25,8 +25,8 @@ def make(name: str, num_classes: int = C):
     scorer = get(name)
     if isinstance(scorer, FittedScorer):
         g = torch.Generator().manual_seed(0)
-        fit = fake_outputs(5 * torch.randn(4, num_classes, 8, 8, generator=g), seed=0)
-        scorer.update(**required(scorer, fit))
+        fit = 5 * torch.randn(4, num_classes, 8, 8, generator=g)
+        scorer.update(**fake_outputs(fit, seed=0, keys=scorer.requires))
     return scorer
 
 
@@ -38,7 +38,7 @@ def outputs_of(scorer, logits: torch.Tensor) -> dict:
     """The outputs `scorer` requires, for logits (B, C, H, W) or (N, C) (then as rows)."""
     if logits.ndim == 2:
         return as_rows(outputs_of(scorer, logits[:, :, None, None]))
-    return required(scorer, fake_outputs(logits))
+    return fake_outputs(logits, keys=scorer.requires)
 
 
 def run(scorer, logits: torch.Tensor):
