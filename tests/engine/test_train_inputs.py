@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from tests.engine.conftest import REPO, TINY
-
-
-@pytest.fixture(scope="module")
-def train_main():
-    spec = importlib.util.spec_from_file_location("_tool_train", REPO / "tools" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+from tests.engine.conftest import TINY
 
 
 def one_error_line(train_main, capsys, *args: str, lines: int = 1) -> str:

@@ -1,21 +1,12 @@
 """Evaluation progress in a log or CI output (stderr not a terminal): plain lines per stage."""
 
-from segood.evaluation.api import EvalOptions, evaluate
-from tests.evaluation.conftest import CONFIG
+from segood.evaluation.api import evaluate
+from tests.evaluation.test_eval_caos import options
 
 
 def test_evaluation_prints_progress_lines_when_not_a_terminal(eval_assets, tmp_path, capsys):
-    options = EvalOptions(
-        config=CONFIG,
-        checkpoint=str(eval_assets["psp"]),
-        data_root=str(eval_assets["root"]),
-        scales=(),
-        out=str(tmp_path),
-        scorers=["msp", "sml"],
-        protocol="all",
-        panels=0,
-    )
-    evaluate(options)
+    evaluate(options(eval_assets, tmp_path, scorers=["msp", "sml"], protocol="all", panels=0,
+                     progress=True))  # fmt: skip
     err = capsys.readouterr().err
     assert "\r" not in err  # no bar redrawn in a log
     assert "fit sml: 2/2 (100%), " in err
