@@ -5,8 +5,8 @@ a log file or CI output (where tqdm would draw one endless line of carriage retu
     bar = show_progress(total=240, initial=resumed_at, desc="train"); bar.update(1); bar.close()
 
 A line reads `train: 120/240 (50%), 2.10 it/s, elapsed 0:57, eta 0:57, loss=0.95`. Lines come
-after the first step, then every `elapsed / 10` seconds (at least `min_interval`, at most
-`max_interval`: frequent at the start, about one a minute in a long run), and at the end.
+every `elapsed / 10` seconds (at least `min_interval`, at most `max_interval`: frequent at the
+start, about one a minute in a long run) and at the end, so a job of a few seconds prints one.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class ProgressLines:
         self.file, self.min_interval, self.max_interval = file, min_interval, max_interval
         self.postfix = ""
         self.start = time.monotonic()
-        self._next_line = self.start  # the first step prints
+        self._next_line = self.start + min_interval
         self._printed_at: int | None = None
         self._closed = False
 
