@@ -214,16 +214,11 @@ def _interrupt_between_frames(session: Session) -> threading.Event:
 
 
 def _progress(total: int, initial: int, disabled: bool):
-    from tqdm import tqdm
+    """A bar on a terminal, progress lines in a log (segood.progress)."""
+    from segood.progress import show_progress
 
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="frame",
-        disable=disabled,
-        dynamic_ncols=True,
-        desc="generate",
-        smoothing=0.1,
+    return show_progress(
+        total=total, initial=initial, unit="frame", disable=disabled, desc="generate"
     )
 
 

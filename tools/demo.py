@@ -3,13 +3,15 @@
 
 1. start the loopback CARLA server (sim.server) and generate a mini CAOS dataset with
    sim.generate: training towns, a validation town, test towns with inserted anomalies;
-2. train a small PSPNet, its confidence-branch variant and the autoencoder (tools/train.py);
+2. train one small PSPNet with a confidence branch (every scorer reads it: the logit scorers,
+   MC dropout and Branch) and a small autoencoder (tools/train.py);
 3. evaluate every CAOS scorer plus energy and SML (tools/eval_caos.py);
-4. print the results table and the report folder.
+4. print the results table, the report folder, the time and CPU seconds of each stage and
+   the CPU they ran on.
 
 Every step resumes: a second run reuses what is made, an interrupted one continues.
 
-    python tools/demo.py [--out demo_out] [--train-frames 80] [--iters 240]
+    python tools/demo.py [--out demo_out] [--train-frames 80] [--iters 150]
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import resource
 import socket
 import subprocess
 import sys
@@ -25,9 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {
-    "pspnet": "configs/demo/pspnet_r18-d8-c128_1xb4-240i_sim-demo-128x224.py",
-    "pspnet-conf": "configs/demo/pspnet-conf_r18-d8-c128_1xb4-240i_sim-demo-128x224.py",
-    "ae": "configs/demo/ae_1xb4-400i_sim-demo-128x224.py",
+    "pspnet-conf": "configs/demo/pspnet-conf_r18-d8-c128_1xb4-150i_sim-demo-128x224.py",
+    "ae": "configs/demo/ae-c16_1xb4-150i_sim-demo-128x224.py",
 }
 SPLIT_DIRS = {"train": "train/metadata/training", "validation": "train/metadata/validation",
               "test": "test/metadata/test"}  # fmt: skip
@@ -42,56 +45,98 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-frames", type=int, default=16)
     parser.add_argument("--test-frames", type=int, default=32)
     parser.add_argument("--anomalies", type=int, default=3, help="props per test frame")
-    parser.add_argument("--iters", type=int, help="override the PSPNet training iterations")
+    parser.add_argument("--iters", type=int, help="override the PSPNet's training iterations")
     parser.add_argument("--ae-iters", type=int, help="override the autoencoder's iterations")
     args = parser.parse_args(argv)
     out = (ROOT / args.out).resolve() if not Path(args.out).is_absolute() else Path(args.out)
     data = out / "data"
-    start = time.perf_counter()
-    timings: dict[str, float] = {}
+    timer = StageTimer()
 
     step("1/4", f"generating scenes with the loopback CARLA server into {data}")
-    t = time.perf_counter()
     frames = {"train": args.train_frames, "validation": args.val_frames, "test": args.test_frames}
-    if all(count_frames(data, split) >= n for split, n in frames.items()):
-        print("    already generated")
-    else:
-        generate(data, frames, args)
-    timings["generate"] = time.perf_counter() - t
+    with timer("generate"):
+        if all(count_frames(data, split) >= n for split, n in frames.items()):
+            print("    already generated")
+        else:
+            generate(data, frames, args)
 
-    step("2/4", "training the PSPNet, its confidence-branch variant and the autoencoder")
+    step("2/4", "training one PSPNet with a confidence branch, and a small autoencoder")
     checkpoints = {}
     for name, config in CONFIGS.items():
-        t = time.perf_counter()
         options = [f"data_root={data}"]
         iters = args.ae_iters if name == "ae" else args.iters
         if iters:
             options += [f"train_cfg.max_iters={iters}", f"param_scheduler.0.end={iters}"]
-        checkpoints[name] = train(name, config, out / "work_dirs" / name, options)
-        timings[f"train {name}"] = time.perf_counter() - t
+        with timer(f"train {name}"):
+            checkpoints[name] = train(name, config, out / "work_dirs" / name, options)
 
     step("3/4", "evaluating every CAOS scorer plus energy and SML")
-    t = time.perf_counter()
     report = out / "report"
-    run([
-        sys.executable, "tools/eval_caos.py", CONFIGS["pspnet"],
-        "--checkpoint", checkpoints["pspnet"],
-        "--branch-checkpoint", checkpoints["pspnet-conf"],
-        "--ae-checkpoint", checkpoints["ae"],
-        "--extra-scorers", "energy", "sml",
-        "--data-root", str(data), "--scales", "full", "--protocol", "all",
-        "--out", str(report), "--resume",
-    ])  # fmt: skip
-    timings["evaluate"] = time.perf_counter() - t
+    with timer("evaluate"):
+        run([
+            sys.executable, "tools/eval_caos.py", CONFIGS["pspnet-conf"],
+            "--checkpoint", checkpoints["pspnet-conf"],  # its confidence branch: Branch
+            "--ae-checkpoint", checkpoints["ae"],
+            "--extra-scorers", "energy", "sml",
+            "--data-root", str(data), "--scales", "full", "--protocol", "all",
+            "--out", str(report), "--resume",
+        ])  # fmt: skip
 
-    step("4/4", "done")
-    total = time.perf_counter() - start
-    print(
-        "    " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f"; total {total:.0f} s"
-    )
+    step("4/4", f"done in {timer.total():.0f} s on {cpu_model()}")
+    print(timer.table())
     print(f"    report: {report}/ (results.md, results.json, roc_*.png, pr_*.png, panels_*.png)")
-    print("    these are results on synthetic scenes from the loopback renderer, not StreetHazards")
+    print("    these are results on synthetic scenes from the loopback renderer (reported as")
+    print("    sim-hazards), not on StreetHazards")
     return 0
+
+
+class StageTimer:
+    """Wall-clock and CPU seconds (user + sys of this process and its children) per stage."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, tuple[float, float]] = {}
+        self.start = time.perf_counter()
+
+    def __call__(self, name: str) -> StageTimer:
+        self.name = name
+        return self
+
+    def __enter__(self) -> None:
+        self.t0, self.c0 = time.perf_counter(), cpu_seconds()
+
+    def __exit__(self, *exc) -> None:
+        self.stages[self.name] = (time.perf_counter() - self.t0, cpu_seconds() - self.c0)
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+    def table(self) -> str:
+        rows = [f"    {'stage':<18} {'wall s':>7} {'CPU s':>7}"]
+        rows += [f"    {k:<18} {w:>7.0f} {c:>7.0f}" for k, (w, c) in self.stages.items()]
+        wall, cpu = (sum(v[i] for v in self.stages.values()) for i in (0, 1))
+        rows.append(f"    {'total':<18} {wall:>7.0f} {cpu:>7.0f}")
+        return "\n".join(rows)
+
+
+def cpu_seconds() -> float:
+    """user + sys seconds of this process and its finished children."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def cpu_model() -> str:
+    """e.g. "Intel(R) Xeon(R) Processor (2 CPUs)", from /proc/cpuinfo where there is one."""
+    name = platform.processor() or platform.machine() or "an unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count()} CPUs)"
 
 
 def step(number: str, text: str) -> None:
@@ -99,7 +144,9 @@ def step(number: str, text: str) -> None:
 
 
 def run(command: list[str]) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # this checkout's segood, whatever is installed (the tools run as scripts from tools/)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
     code = subprocess.call(command, cwd=ROOT, env=env)
     if code != 0:
         print(f"demo: step failed ({' '.join(command[:3])} ... exit {code}); rerun `make demo` "
@@ -163,7 +210,8 @@ def train(name: str, config: str, work_dir: Path, options: list[str]) -> str:
         print(f"    {name}: already trained ({final.name})")
         return str(final)
     print(f"    {name}: {config}")
-    run([sys.executable, "tools/train.py", config, "--work-dir", str(work_dir), "--resume",
+    resume = ["--resume"] if (work_dir / "last_checkpoint").is_file() else []  # interrupted
+    run([sys.executable, "tools/train.py", config, "--work-dir", str(work_dir), *resume,
          "--cfg-options", *options])  # fmt: skip
     final = final_checkpoint(work_dir)
     if final is None:

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from segood.evaluation.api import EvalOptions, evaluate, print_summary
 
+        check_arguments(args)
         rank, world = 0, 1
         device = args.device
         if args.launcher == "pytorch":
@@ -214,11 +215,25 @@ def init_distributed(device: str | None) -> tuple[int, int, str]:
     return dist.get_rank(), dist.get_world_size(), device
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """The values a run would otherwise fail on late (or deep inside torch), checked first."""
+    from segood.arguments import check_count, check_device, check_output_dir
+
+    check_output_dir(args.out, "--out")
+    check_device(args.device)
+    check_count(args.max_images, "--max-images")
+    check_count(args.fit_images, "--fit-images")
+    check_count(args.panels, "--panels", minimum=0)
+
+
 def _ints(values: list[str], flag: str) -> list[int]:
     try:
-        return [int(v) for v in values]
+        ints = [int(v) for v in values]
     except ValueError:
         raise SegoodError(f"{flag} takes integers (short sides) or 'full', got {values}") from None
+    if min(ints) < 1:
+        raise SegoodError(f"{flag} takes short sides of at least 1 pixel, got {values}")
+    return ints
 
 
 def _options(pairs: list[str]) -> dict:

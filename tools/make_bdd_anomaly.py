@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from segood.arguments import check_output_dir
 from segood.data.make_bdd import EXPECTED_COUNTS, build_bdd_anomaly
 from segood.errors import SegoodError
 
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     try:
+        check_output_dir(args.out, "--out")
         result = build_bdd_anomaly(args.bdd_root, args.out, args.force, not args.no_progress)
     except SegoodError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Train a segood model from an mmengine config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--cfg-options k=v ...] [--resume]
-                                 [--launcher none|pytorch|slurm]
+                                 [--device cpu|cuda|cuda:N] [--launcher none|pytorch|slurm]
     torchrun --nproc-per-node 4 tools/train.py CONFIG --launcher pytorch
 
 The resolved config is saved in the work dir (default work_dirs/<config name>); `--resume`
@@ -32,6 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--resume", action="store_true", help="resume from the last checkpoint in the work dir"
     )
+    parser.add_argument(
+        "--device",
+        help="cpu, cuda or cuda:N (default: cuda if available); launched processes (--launcher) "
+        "each take the GPU of their local rank",
+    )
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     parser.add_argument("--local-rank", "--local_rank", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -45,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from segood.errors import SegoodError
 
     try:
+        select_device(args.device, args.launcher)
         cfg = load_config(args.config, args.cfg_options)
         runner = build_runner(
             cfg,
@@ -58,6 +64,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {user_message(e)}", file=sys.stderr)
         return 2
     return 0
+
+
+def select_device(device: str | None, launcher: str) -> None:
+    """Make mmengine's device choice (cuda if available) the one asked for."""
+    from segood.arguments import check_device
+    from segood.errors import SegoodError
+
+    if device is None:
+        return
+    if launcher != "none":
+        raise SegoodError(
+            "--device is for one process; with --launcher each process takes the GPU of its "
+            "local rank (choose GPUs with CUDA_VISIBLE_DEVICES)"
+        )
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before anything asks torch about CUDA
+        return
+    check_device(device)
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.set_device(torch.device(device))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 # Energy-bounded fine-tuning (Liu et al., NeurIPS 2020) of the demo PSPNet
-# (configs/demo/pspnet_r18-d8-c128_1xb4-240i_sim-demo-128x224.py, trained by `make demo`) for 120
-# iterations of 4 images, with 1-3 sprites of the sim props reserved for outlier exposure pasted
-# into every training image (labelled 254 = segood.data.paste.OUTLIER_INDEX). Those props are
-# never placed as test anomalies (sim/server/props.py), so the test set's objects stay unseen.
+# (configs/demo/pspnet-conf_r18-d8-c128_1xb4-150i_sim-demo-128x224.py, trained by `make demo`;
+# its confidence branch is left out) for 120 iterations of 4 images, with 1-3 sprites of the
+# sim props reserved for outlier exposure pasted into every training image (labelled 254 =
+# segood.data.paste.OUTLIER_INDEX). Those props are never placed as test anomalies
+# (sim/server/props.py), so the test set's objects stay unseen.
 # loss = CE + 0.1 * [mean_in relu(E - m_in)^2 + mean_out relu(m_out - E)^2] per pixel, with
 # m_in, m_out = mean -/+ std of the pre-trained model's in-distribution pixel energies on the
 # first fine-tuning batch (segood.engine.outlier_losses.relative_margins).
@@ -13,10 +14,10 @@
 #     python tools/eval_caos.py \
 #         configs/outlier/pspnet_r18-d8-c128_1xb4-120i-energy-ft_sim-demo-128x224.py \
 #         --checkpoint demo_out/work_dirs/pspnet-energy-ft/iter_120.pth
-_base_ = ["../demo/pspnet_r18-d8-c128_1xb4-240i_sim-demo-128x224.py"]
+_base_ = ["../demo/pspnet_r18-d8-c128_1xb4-150i_sim-demo-128x224.py"]
 iters = 120
 outlier_sprites = "demo_out/outlier_sprites"
-load_from = "demo_out/work_dirs/pspnet/iter_240.pth"  # weights only; --resume continues this run
+load_from = "demo_out/work_dirs/pspnet-conf/iter_150.pth"  # weights only; --resume continues
 model = dict(outlier=dict(type="energy", weight=0.1))  # margins: from the pre-trained ID energies
 train_dataloader = dict(
     dataset=dict(

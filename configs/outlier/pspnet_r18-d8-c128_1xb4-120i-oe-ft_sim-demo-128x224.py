@@ -1,8 +1,9 @@
 # Outlier exposure (Hendrycks et al., ICLR 2019) of the demo PSPNet
-# (configs/demo/pspnet_r18-d8-c128_1xb4-240i_sim-demo-128x224.py, trained by `make demo`) for 120
-# iterations of 4 images, with 1-3 sprites of the sim props reserved for outlier exposure pasted
-# into every training image (labelled 254 = segood.data.paste.OUTLIER_INDEX). Those props are
-# never placed as test anomalies (sim/server/props.py), so the test set's objects stay unseen.
+# (configs/demo/pspnet-conf_r18-d8-c128_1xb4-150i_sim-demo-128x224.py, trained by `make demo`;
+# its confidence branch is left out) for 120 iterations of 4 images, with 1-3 sprites of the
+# sim props reserved for outlier exposure pasted into every training image (labelled 254 =
+# segood.data.paste.OUTLIER_INDEX). Those props are never placed as test anomalies
+# (sim/server/props.py), so the test set's objects stay unseen.
 # loss = CE on in-distribution pixels + 0.5 * mean over outlier pixels of the cross-entropy to
 # the uniform distribution (-mean_k log softmax_k).
 # Everything but the loss is the energy fine-tuning config's.

@@ -33,7 +33,7 @@ NOT_BY_DEFAULT = {
 
 def canonical_names() -> list[str]:
     """Every registered scorer once (its own name, not its aliases), sorted."""
-    return [n for n in registry.available() if type(registry.get(n)).name == n]
+    return registry.available(aliases=False)
 
 
 @dataclass

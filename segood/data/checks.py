@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from segood.data.base import SegDataset
 from segood.data.factory import dataset_class
 from segood.data.io import read_image, read_label
 from segood.data.layout import Pair
 from segood.errors import SegoodError
+from segood.progress import show_progress
 
 KINDS = (
     "empty split",
@@ -138,6 +138,6 @@ def check_dataset(
             report.problems += [Problem(kind, split, p) for p in paths]
         if not scan.pairs and scan.ok:
             report.problems.append(Problem("empty split", split, cls.split_dirs(root, split)[0]))
-        for pair in tqdm(scan.pairs, desc=f"{cls.NAME} {split}", disable=not progress):
+        for pair in show_progress(scan.pairs, desc=f"{cls.NAME} {split}", disable=not progress):
             report.problems += check_pair(cls, split, pair)
     return report

@@ -4,6 +4,10 @@ Images are decoded with OpenCV (which returns BGR) and converted to RGB. Labels 
 single-channel PNGs whose raw values are returned unchanged; shifting them to class ids is the
 loader's job. Writes go to a temporary file in the same folder and are moved into place with
 `os.replace`, so an interrupted run never leaves a half-written file under the final name.
+
+A PNG's embedded colour profile (iCCP chunk) is dropped before decoding: OpenCV never applies
+it, and libpng prints a warning to stderr for every malformed or "known incorrect" profile,
+which exported PNGs often carry (once per image read, thousands of lines per epoch).
 """
 
 from __future__ import annotations
@@ -18,14 +22,35 @@ import numpy as np
 
 from segood.errors import SegoodError
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-def _decode(path: Path, flags: int) -> np.ndarray:
-    """Decode `path` with OpenCV; any failure becomes a SegoodError naming the file."""
+
+def without_colour_profile(data: np.ndarray) -> np.ndarray:
+    """The bytes of an encoded image (uint8 array) without a PNG's iCCP chunk; anything else
+    (other formats, PNGs without a profile, truncated files) is returned unchanged."""
+    if bytes(data[:8]) != PNG_SIGNATURE:
+        return data
+    pos = 8
+    while pos + 8 <= data.size:
+        length = int.from_bytes(bytes(data[pos : pos + 4]), "big")
+        kind = bytes(data[pos + 4 : pos + 8])
+        if kind in (b"IDAT", b"IEND"):  # a profile must come before the image data
+            return data
+        end = pos + 12 + length  # length, type, body, CRC
+        if kind == b"iCCP":
+            return np.concatenate([data[:pos], data[end:]])
+        pos = end
+    return data
+
+
+def decode_file(path: str | Path, flags: int) -> np.ndarray:
+    """Decode the image file `path` with OpenCV (`flags`: cv2.IMREAD_*); any failure becomes a
+    SegoodError naming the file."""
     try:
         buffer = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
         raise SegoodError(f"cannot read {path}: {err.strerror or err}") from err
-    array = cv2.imdecode(buffer, flags) if buffer.size else None
+    array = cv2.imdecode(without_colour_profile(buffer), flags) if buffer.size else None
     if array is None:
         raise SegoodError(
             f"cannot decode {path}: the file is empty, truncated or not an image; "
@@ -37,7 +62,7 @@ def _decode(path: Path, flags: int) -> np.ndarray:
 def read_image(path: str | Path) -> np.ndarray:
     """Return the image at `path` as an (H, W, 3) uint8 RGB array."""
     path = Path(path)
-    array = _decode(path, cv2.IMREAD_COLOR)
+    array = decode_file(path, cv2.IMREAD_COLOR)
     if array.dtype != np.uint8:
         raise SegoodError(
             f"{path} is not an 8-bit image (dtype {array.dtype}); convert it to 8 bit"
@@ -48,7 +73,7 @@ def read_image(path: str | Path) -> np.ndarray:
 def read_label(path: str | Path) -> np.ndarray:
     """Return the raw values of the single-channel 8-bit label PNG at `path`, shape (H, W)."""
     path = Path(path)
-    array = _decode(path, cv2.IMREAD_UNCHANGED)
+    array = decode_file(path, cv2.IMREAD_UNCHANGED)
     if array.ndim != 2 or array.dtype != np.uint8:
         channels = 1 if array.ndim == 2 else array.shape[2]
         raise SegoodError(
@@ -60,7 +85,7 @@ def read_label(path: str | Path) -> np.ndarray:
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """Return (height, width) of the image or label at `path` (decodes it)."""
-    array = _decode(Path(path), cv2.IMREAD_UNCHANGED)
+    array = decode_file(Path(path), cv2.IMREAD_UNCHANGED)
     return int(array.shape[0]), int(array.shape[1])
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from segood.data.bdd_anomaly import (
     ANOMALY_TRAIN_IDS,
@@ -35,6 +34,7 @@ from segood.data.bdd_anomaly import (
 from segood.data.io import copy_atomic, read_label, write_label_atomic
 from segood.data.layout import Pair, format_paths, layout_error, require_clean, scan_flat
 from segood.errors import SegoodError
+from segood.progress import show_progress
 
 MANIFEST = "manifest.json"
 SOURCE_SPLITS = ("train", "val")
@@ -187,7 +187,9 @@ def build_bdd_anomaly(
     counts = dict.fromkeys(SPLIT_NAMES, 0)
     written: set[Path] = set()
     jobs = [(split, pair) for split in SOURCE_SPLITS for pair in pairs[split]]
-    for source_split, pair in tqdm(jobs, desc="BDD-Anomaly", unit="img", disable=not progress):
+    for source_split, pair in show_progress(
+        jobs, desc="BDD-Anomaly", unit="img", disable=not progress
+    ):
         train_ids = read_label(pair.label_path)
         stored = remap_label(train_ids, pair.label_path)
         split = target_split(train_ids, source_split)

@@ -32,6 +32,7 @@ import numpy as np
 from albumentations.core.transforms_interface import DualTransform
 
 from segood.data.base import IGNORE_INDEX
+from segood.data.io import decode_file
 from segood.errors import SegoodError
 
 OUTLIER_INDEX = 254
@@ -79,8 +80,8 @@ def list_cutouts(folder: str | Path) -> list[Path]:
 def read_cutout(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(rgb (h, w, 3) uint8, alpha (h, w) float32 in [0, 1]) cropped to the alpha's bounding box;
     an all-transparent cut-out gives empty arrays."""
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None or raw.ndim != 3 or raw.shape[2] != 4:
+    raw = decode_file(path, cv2.IMREAD_UNCHANGED)
+    if raw.ndim != 3 or raw.shape[2] != 4:
         raise SegoodError(f"cut-out {path} could not be read as an RGBA image; re-save it as RGBA")
     if raw.dtype == np.uint16:
         raw = (raw >> 8).astype(np.uint8)

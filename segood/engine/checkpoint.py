@@ -49,6 +49,16 @@ def atomic_write_bytes(data: bytes, path: str | Path) -> None:
         raise
 
 
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files `atomic_write_bytes` left in `folder` when a process was
+    killed mid-write (`.<name>.tmp-*`); returns them. Call it before resuming there."""
+    folder = Path(folder)
+    stale = sorted(folder.glob(".*.tmp-*")) if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 @register_backend("atomic_local", force=True)
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend with atomic `put` / `put_text`."""

@@ -1,5 +1,5 @@
 """Hooks: atomic checkpoints, the training state saved beside the weights (RNG streams,
-lambda, a weights-only message hub) and a tqdm progress bar."""
+lambda, a weights-only message hub) and the training progress (a bar, or lines in a log)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook, Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
@@ -21,6 +22,7 @@ from segood.engine.checkpoint import (
     decode_message_hub,
     encode_message_hub,
 )
+from segood.progress import show_progress
 
 ATOMIC_BACKEND = {"backend": "atomic_local"}
 
@@ -108,6 +110,9 @@ class TrainStateHook(Hook):
     resumed iteration (after the data loader has been rebuilt). Validation runs between a save
     and the next iteration, so it is made RNG-neutral (states saved before, restored after):
     training draws the same numbers with or without validation.
+    On fine-tuning (`load_from`): a confidence branch the model does not have is dropped from
+    the weights (e.g. outlier training, which has no branch, starting from the demo's model
+    with one), said in one line, instead of mmengine's "unexpected key" warning.
     """
 
     priority = "VERY_HIGH"
@@ -127,6 +132,7 @@ class TrainStateHook(Hook):
         if "message_hub" in checkpoint:
             checkpoint["message_hub"] = decode_message_hub(checkpoint["message_hub"])
         if not getattr(runner, "_resume", False):
+            _drop_absent_branch(runner, checkpoint)
             return  # load_from (fine-tuning): weights only
         state = checkpoint.get("train_state", {})
         model = unwrap(runner.model)
@@ -148,31 +154,46 @@ class TrainStateHook(Hook):
             self._val_rng = None
 
 
+BRANCH_PREFIX = "model.confidence_head."
+
+
+def _drop_absent_branch(runner, checkpoint: dict) -> None:
+    network = getattr(unwrap(runner.model), "model", None)
+    if network is None or getattr(network, "confidence_head", None) is not None:
+        return
+    weights = checkpoint.get("state_dict", {})
+    branch = [key for key in weights if key.startswith(BRANCH_PREFIX)]
+    for key in branch:
+        del weights[key]
+    if branch:
+        print_log(
+            "load_from: the checkpoint's confidence branch is not part of this model; its "
+            f"{len(branch)} weights are left out",
+            logger="current",
+        )
+
+
 @HOOKS.register_module()
 class ProgressBarHook(Hook):
-    """A tqdm bar over the training iterations on the main process (to stderr), showing the loss
-    and learning rate; starts at the resumed iteration. Complements the logger lines."""
+    """Training progress on the main process (to stderr), with the loss and learning rate,
+    from the resumed iteration: a tqdm bar on a terminal, progress lines (iteration i/N, loss,
+    eta) in a log or CI output (`segood.progress`). Shown whatever the log level."""
 
     priority = "BELOW_NORMAL"
 
-    def __init__(self, mininterval: float = 1.0, disable: bool | None = None) -> None:
-        self.mininterval = mininterval
+    def __init__(self, disable: bool = False) -> None:
         self.disable = disable
         self.bar = None
 
     @master_only
     def before_train(self, runner) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(
+        self.bar = show_progress(
             total=runner.max_iters,
             initial=runner.iter,
             desc="train",
             unit="it",
-            file=sys.stderr,
-            dynamic_ncols=True,
-            mininterval=self.mininterval,
             disable=self.disable,
+            file=sys.stderr,
         )
 
     @master_only

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 
+from segood.arguments import check_output_dir
+from segood.engine.checkpoint import remove_stale_temporaries
 from segood.errors import SegoodError
 
 DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
@@ -80,10 +83,18 @@ def set_outlier_sprites(cfg: Config, folder: str, path: str | Path) -> None:
 
 
 def check_config(cfg: Config, path: str | Path) -> None:
-    """The keys a training config must have, named with the fix."""
+    """The keys a training config must have, and the numbers of its loop, named with the fix."""
     for key in ("model", "train_dataloader", "train_cfg", "optim_wrapper"):
         if key not in cfg:
             raise SegoodError(f"config {path} has no `{key}`; inherit a file of configs/_base_/")
+    loop = cfg.train_cfg
+    for key, kind in (("max_iters", int), ("max_epochs", (int, float)), ("val_interval", int)):
+        value = loop.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
+            what = "a positive integer" if kind is int else "a positive number"
+            raise SegoodError(f"config {path}: train_cfg.{key}={value!r} must be {what}")
 
 
 def build_runner(
@@ -107,7 +118,9 @@ def build_runner(
         cfg.experiment_name = _unique_experiment_name(
             Path(config_path or cfg.filename or "run").stem
         )
+    check_output_dir(cfg.work_dir, "--work-dir")
     if resume:
+        remove_stale_temporaries(Path(cfg.work_dir))
         cfg.resume = True
         has_last = (Path(cfg.work_dir) / "last_checkpoint").is_file()
         if has_last and cfg.get("load_from"):
@@ -120,7 +133,7 @@ def build_runner(
             print_log(
                 f"--resume: no checkpoint in {cfg.work_dir} yet (no last_checkpoint file); {start}",
                 logger="current",
-                level=logging.WARNING,
+                level=logging.INFO,
             )
     if launcher != "none" and not torch.cuda.is_available():
         _cpu_distributed(cfg, launcher)
@@ -132,12 +145,63 @@ def build_runner(
             )
             cfg.sync_bn = None
     _drop_missing_vis_backends(cfg)
+    check_datasets(cfg)
+    fresh = _first_missing(Path(cfg.work_dir))
     try:
-        return Runner.from_cfg(cfg)
-    except SegoodError:
+        runner = Runner.from_cfg(cfg)
+    except BaseException as e:
+        if fresh is not None:  # a run that never started leaves no work dir behind
+            shutil.rmtree(fresh, ignore_errors=True)
+        if isinstance(e, KeyError | TypeError) and not isinstance(e, SegoodError):
+            raise SegoodError(f"config {cfg.filename or config_path}: {user_message(e)}") from e
         raise
-    except (KeyError, TypeError) as e:
-        raise SegoodError(f"config {cfg.filename or config_path}: {user_message(e)}") from e
+    runner.logger.addFilter(MMENGINE_NOISE)
+    return runner
+
+
+def check_datasets(cfg: Config) -> None:
+    """Build every SegoodDataset of the config once, before the Runner writes anything: a wrong
+    data_root, split or transform fails here with the dataset's own message."""
+    from segood.engine.data import SegoodDataset
+
+    for key in DATALOADERS:
+        loader = cfg.get(key)
+        dataset = loader.get("dataset") if isinstance(loader, Mapping) else None
+        if not (isinstance(dataset, Mapping) and dataset.get("type") == "SegoodDataset"):
+            continue
+        try:
+            SegoodDataset(**{k: v for k, v in dataset.items() if k != "type"})
+        except TypeError as e:
+            raise SegoodError(f"config {cfg.filename}: {key}.dataset: {e}") from e
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` (or `path` itself) that does not exist yet, if any."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+class DropMessages(logging.Filter):
+    """Drops log records whose message starts with one of `prefixes`."""
+
+    def __init__(self, *prefixes: str) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefixes)
+
+
+# mmengine 0.10.7's own CheckpointHook and LoggerHook build a FileClient (kept for backward
+# compatibility, then unused) whose disk backend is HardDiskBackend: both log a deprecation
+# WARNING on every run, about mmengine's code, not the user's config.
+MMENGINE_NOISE = DropMessages(
+    '"FileClient" will be deprecated in future', '"HardDiskBackend" is the alias of "LocalBackend"'
+)
 
 
 @MODEL_WRAPPERS.register_module()

@@ -9,6 +9,7 @@ into an `EvalJob`, runs it, renders panels and writes the reports.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,7 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
     spec = dict(cfg.evaluation)
     device = options.device or default_device()
     dataset_name = spec["dataset"]
+    name = report_name(spec)
     root = options.data_root or spec["data_root"]
     dataset = build_dataset(dataset_name, root, spec.get("split", "test"))
     fit_split = spec.get("fit_split", "validation")
@@ -215,7 +217,7 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
         exclude_classes=excluded_classes(options.exclude_background, dataset),
         progress=options.progress and rank == 0,
     )
-    evaluation = Evaluation(job_for(options, dataset, source, out / dataset_name, rank, world))
+    evaluation = Evaluation(job_for(options, dataset, source, out / name, rank, world))
     for note in notes:
         print(f"note: {note}")
     results = evaluation.run()
@@ -226,6 +228,7 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
         "checkpoint": options.checkpoint,
         "ae_checkpoint": options.ae_checkpoint,
         "branch_checkpoint": options.branch_checkpoint,
+        "dataset": dataset_name,
         "scorer_settings": {name: repr(scorer) for name, scorer in built.items()},
         "scales": list(settings.short_sides),
         "full_resolution": settings.full_resolution,
@@ -285,6 +288,16 @@ def finish(
     all_results = _merge_previous(out, {dataset_name: results})
     write_reports(all_results, out)
     return all_results
+
+
+def report_name(spec: dict[str, Any]) -> str:
+    """The name results are reported under: `evaluation.name` if the config gives one (data in
+    a dataset's layout that is not that dataset, e.g. the demo's synthetic scenes), else the
+    dataset. It names the results.json entry, the report folder and the plot files."""
+    name = str(spec.get("name", spec["dataset"]))
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise SegoodError(f"evaluation.name={name!r}: use letters, digits, '_', '-' and '.'")
+    return name
 
 
 def _merge_previous(out: Path, results: dict[str, Any]) -> dict[str, Any]:

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from segood.errors import SegoodError
 from segood.evaluation.inference import InferenceSettings, image_seed, infer, reconstruct
 from segood.evaluation.sources import ImageScores, drop_classes, predicted_classes, score_maps
 from segood.evaluation.store import atomic_write_bytes
+from segood.progress import show_progress
 from segood.scorers import FittedScorer, Scorer
 
 
@@ -159,7 +159,9 @@ class ModelSource:
             picked = np.linspace(0, len(self.fit_dataset) - 1, min(self.fit_images, len(indices)))
             indices = sorted({int(i) for i in picked})
         needs = needed_outputs(pending)
-        for index in tqdm(indices, desc=f"fit {','.join(pending)}", disable=not self.progress):
+        for index in show_progress(
+            indices, desc=f"fit {','.join(pending)}", disable=not self.progress
+        ):
             item = self.fit_dataset[index]
             image = normalize(item["image"], self.device)
             outputs = infer(self.model, image, self.settings, needs, image_seed(item["name"]))

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 import segood.scorers as scorer_registry
 from segood.data.layout import format_paths
 from segood.errors import SegoodError
 from segood.evaluation.prediction_files import SUFFIXES, map_dtype, peek, read, relative_stem
 from segood.evaluation.sources import ImageScores, predicted_classes, score_maps
+from segood.progress import show_progress
 
 CAOS_LOGIT_SCORERS = ("msp", "background", "maxlogit")
 
@@ -164,7 +164,7 @@ class PredictionSource:
         tasks = [(m, i) for i in indices for m in self.methods]
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             found = list(
-                tqdm(pool.map(self._check_file, tasks), total=len(tasks), unit="file",
+                show_progress(pool.map(self._check_file, tasks), total=len(tasks), unit="file",
                      desc="check predictions", disable=not self.progress)
             )  # fmt: skip
         problems: dict[tuple[str, str], list[Path]] = {}

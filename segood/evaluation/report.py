@@ -13,7 +13,11 @@ import numpy as np
 from segood.evaluation.protocols import protocol_class, protocol_names
 from segood.evaluation.store import atomic_write_bytes
 
-DATASET_TITLES = {"streethazards": "StreetHazards", "bdd_anomaly": "BDD-Anomaly"}
+DATASET_TITLES = {
+    "streethazards": "StreetHazards",
+    "bdd_anomaly": "BDD-Anomaly",
+    "sim-hazards": "sim-hazards (synthetic)",  # `make demo`: loopback-renderer scenes
+}
 
 
 def title(dataset: str) -> str:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from segood.errors import SegoodError
 from segood.evaluation.inference import image_seed
@@ -30,6 +29,7 @@ from segood.evaluation.sources import ImageScores, ScoreSource
 from segood.evaluation.store import ResultStore, atomic_write_bytes, load_meta, safe_name, save_npz
 from segood.metrics.components import ComponentAccumulator
 from segood.metrics.segmentation import confusion_matrix, iou_per_class
+from segood.progress import show_progress
 
 __all__ = ["EvalJob", "Evaluation", "item_name", "logits_function", "normalize"]
 
@@ -152,7 +152,7 @@ class Evaluation:
     # ----------------------------------------------------------------------------- pass 1
     def _first_pass(self, todo: list[int]) -> None:
         job = self.job
-        bar = tqdm(todo, desc=f"eval {job.out.name}", unit="img", disable=not job.progress)
+        bar = show_progress(todo, desc=f"eval {job.out.name}", unit="img", disable=not job.progress)
         for count, index in enumerate(bar, start=1):
             self._evaluate_image(job.dataset[index])
             if count % job.pooled_every == 0:
@@ -208,7 +208,7 @@ class Evaluation:
         """sIoU / PPV of every component under every protocol's plan, one file per image; a
         resumed run keeps the files written under the same plans."""
         job = self.job
-        for index in tqdm(self.my_indices(), desc="components", unit="img",
+        for index in show_progress(self.my_indices(), desc="components", unit="img",
                           disable=not job.progress):  # fmt: skip
             item = job.dataset[index]
             path = job.out / "components" / f"{safe_name(item['name'])}.npz"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,9 +28,10 @@ def register(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[S], S]:
     return decorate
 
 
-def available() -> list[str]:
-    """Every registered scorer name (aliases included), sorted."""
-    return sorted(_SCORERS)
+def available(aliases: bool = True) -> list[str]:
+    """Every registered scorer name, sorted; with `aliases=False` each scorer once, by the name
+    it was registered under."""
+    return sorted(k for k, cls in _SCORERS.items() if aliases or cls.name == k)
 
 
 def get(name: str, **kwargs):
@@ -37,10 +40,32 @@ def get(name: str, **kwargs):
         cls = _SCORERS[name]
     except KeyError:
         raise SegoodError(f"unknown scorer {name!r}; available: {', '.join(available())}") from None
+    _check_setting_names(name, cls, kwargs)
     try:
         return cls(**kwargs)
     except TypeError as err:
         raise SegoodError(f"scorer {name!r}: bad settings {kwargs}: {err}") from None
+
+
+def settings_of(cls: type) -> list[str]:
+    """The names of a scorer class's settings (its constructor's keyword arguments)."""
+    params = inspect.signature(cls).parameters.values()
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _check_setting_names(name: str, cls: type, kwargs: dict[str, Any]) -> None:
+    params = inspect.signature(cls).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return  # takes any setting
+    valid = settings_of(cls)
+    for key in kwargs:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            options = ", ".join(valid) if valid else "none"
+            raise SegoodError(
+                f"scorer {name!r} has no setting {key!r}{hint}; its settings: {options}"
+            )
 
 
 def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:

@@ -102,6 +102,8 @@ def check_classifier(classifier: Any, channels: int, classes: int) -> tuple[Tens
             f"{channels}-channel features and {classes} classes: expected ({classes}, "
             f"{channels}) and ({classes},)"
         )
+    if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
+        raise SegoodError("vim: the classifier weight or bias contains NaN/Inf values")
     return w, b
 
 

@@ -26,6 +26,17 @@ def sh_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _streethazards(tmp_path_factory.mktemp("engine") / "streethazards")
 
 
+@pytest.fixture(scope="session")
+def train_main():
+    """tools/train.py's main, loaded in-process (fast; returns the exit code)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_tool_train", REPO / "tools" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
 def run_tool(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """python tools/train.py ARGS in a subprocess (repo on PYTHONPATH for test hooks)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,15 +9,7 @@ import torch
 
 from segood.errors import SegoodError
 from segood.models import PSPNet, load_model_weights
-from tests.engine.conftest import REPO, TINY
-
-
-@pytest.fixture(scope="module")
-def train_main():
-    spec = importlib.util.spec_from_file_location("_tool_train", REPO / "tools" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+from tests.engine.conftest import TINY
 
 
 def run(train_main, capsys, *args: str) -> tuple[int, str]:

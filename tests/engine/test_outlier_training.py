@@ -156,7 +156,7 @@ def test_outlier_config_loads(path: Path, tmp_path):
     assert cfg.train_dataloader.dataset.transform.paste.folder == str(tmp_path)
     assert cfg.load_from and cfg.evaluation.split == "test"
     if "sim-demo" in path.name:
-        assert cfg.load_from == "demo_out/work_dirs/pspnet/iter_240.pth"
+        assert cfg.load_from == "demo_out/work_dirs/pspnet-conf/iter_150.pth"
         assert cfg.train_cfg.max_iters == 120
         assert load_config(path).train_dataloader.dataset.transform.paste.folder == (
             "demo_out/outlier_sprites"
