@@ -25,7 +25,9 @@ def test_a_terminal_gets_a_bar_and_a_log_gets_lines():
     assert isinstance(show_progress(total=3, file=io.StringIO()), ProgressLines)
 
 
-def test_lines_show_count_percent_speed_eta_and_postfix():
+def test_lines_show_count_percent_speed_eta_and_postfix(monkeypatch):
+    clock = itertools.count(0.0, 1.0)  # one second per clock read: steps far apart, on any CPU
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: next(clock))
     log = io.StringIO()
     bar = show_progress(total=10, desc="train", unit="it", file=log, min_interval=0)
     for _ in range(4):
