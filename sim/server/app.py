@@ -23,6 +23,7 @@ class LoopbackServer:
         streaming_port: int = 0,
         idle_timeout: float = 600.0,
         towns: tuple[str, ...] | None = None,
+        pose_as_carla: bool = False,
         **world_options,
     ) -> None:
         self.streams = StreamServer(HOST, streaming_port)
@@ -30,7 +31,7 @@ class LoopbackServer:
         self.lock = threading.Lock()
         self.last_activity = time.monotonic()
         self.stop_event = threading.Event()
-        handlers = make_handlers(self.world, self.stop_event.set)
+        handlers = make_handlers(self.world, self.stop_event.set, pose_as_carla)
         self.rpc = RpcServer(handlers, HOST, port, self.lock, self._touch)
         self.idle_timeout = idle_timeout
 
@@ -72,8 +73,8 @@ class LoopbackServer:
         self.streams.close()
 
 
-def run(port: int, streaming_port: int, idle_timeout: float, towns=None, **world_options) -> None:
-    server = LoopbackServer(port, streaming_port, idle_timeout, towns, **world_options)
+def run(port: int, streaming_port: int, idle_timeout: float, towns=None, **options) -> None:
+    server = LoopbackServer(port, streaming_port, idle_timeout, towns, **options)
 
     def _stop(signum, _frame):
         log.info("signal %d, stopping", signum)

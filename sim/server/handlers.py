@@ -33,7 +33,9 @@ def _guard(void: bool = False):
     return wrap
 
 
-def make_handlers(world: World, on_shutdown: Callable[[], None] | None = None) -> dict:
+def make_handlers(
+    world: World, on_shutdown: Callable[[], None] | None = None, pose_as_carla: bool = False
+) -> dict:
     xodr_cache: dict[str, str] = {}
 
     @_guard()
@@ -234,4 +236,6 @@ def make_handlers(world: World, on_shutdown: Callable[[], None] | None = None) -
         return ok_void()
 
     table["segood_fail_destroys"] = fail_destroys  # test hook: the next DestroyActor commands fail
+    if not pose_as_carla:  # how sim.generate tells this server from CARLA
+        table["segood_loopback"] = lambda: ok(protocol.VERSION)
     return table

@@ -109,8 +109,11 @@ class RpcServer:
         port: int = 2000,
         lock: threading.Lock | None = None,
         on_activity: Callable[[], None] | None = None,
+        request_timeout: float = REQUEST_TIMEOUT,
+        max_request: int = MAX_REQUEST,
     ) -> None:
         self.handlers = handlers
+        self.request_timeout, self.max_request = request_timeout, max_request
         self.lock = lock or threading.Lock()
         self.on_activity = on_activity or (lambda: None)
         self.sock = socket.create_server((host, port), reuse_port=False)
@@ -144,35 +147,38 @@ class RpcServer:
             raw=False,
             strict_map_key=False,
             object_pairs_hook=list,
-            max_buffer_size=MAX_REQUEST,
+            max_buffer_size=self.max_request,
             unicode_errors="replace",
         )
-        fed, started = 0, 0.0  # bytes fed to the unpacker; when the pending request began
+        fed = done = 0  # bytes fed to the unpacker; the end of the last complete request
+        started = 0.0  # when the pending request began
         try:
             while not self._closed.is_set():
                 try:
                     data = conn.recv(1 << 16)
                 except TimeoutError:
-                    if fed > unpacker.tell() and time.monotonic() - started > REQUEST_TIMEOUT:
-                        _send(conn, _error_reply(0, _INCOMPLETE))
+                    late = time.monotonic() - started > self.request_timeout
+                    if fed > done and late:
+                        message = f"incomplete after {self.request_timeout:g} s"
+                        _send(conn, _error_reply(0, f"malformed request: {message}"))
                         return
                     continue
                 if not data:
                     return
                 self.on_activity()
-                if fed == unpacker.tell():
+                if fed == done:
                     started = time.monotonic()
                 unpacker.feed(data)
                 fed += len(data)
                 for message in unpacker:
+                    done, started = unpacker.tell(), time.monotonic()
                     with self.lock:
                         msgid, error, result = dispatch(self.handlers, message)
                     if msgid is not None:
                         _send(conn, self._pack(msgid, error, result))
-                    started = time.monotonic()
         except msgpack.BufferFull:
             with contextlib.suppress(OSError):
-                _send(conn, _error_reply(0, f"request larger than {MAX_REQUEST} bytes"))
+                _send(conn, _error_reply(0, f"request larger than {self.max_request} bytes"))
         except OSError:
             pass
         except Exception as exc:  # bytes that are not msgpack: say so, then hang up
@@ -189,9 +195,6 @@ class RpcServer:
         except (TypeError, ValueError, OverflowError) as exc:
             log.exception("cannot encode the reply to %s", msgid)
             return _error_reply(msgid, f"server could not encode reply: {exc}")
-
-
-_INCOMPLETE = f"malformed request: incomplete after {REQUEST_TIMEOUT:.0f} s"
 
 
 def _send(conn: socket.socket, data: bytes) -> None:

@@ -226,7 +226,7 @@ class World:
             if spec is not None:
                 spec = dataclasses.replace(spec, scale=spec.scale * scale)
         actor = Actor(self._new_actor_id(), blueprint, dict(attributes), transform, parent)
-        actor.spec = spec
+        actor.spec, actor.extent = spec, (0.0, 0.0, 0.0)
         if spec is not None:
             self._shape(actor)
             if self._collides(actor.box):
@@ -286,10 +286,9 @@ class World:
         if self.failing_destroys > 0:
             self.failing_destroys -= 1
             return protocol.fail(f"unable to destroy actor {actor_id}: injected failure")
-        try:
-            self.destroy(actor_id)
-        except WorldError as exc:
-            return protocol.fail(f"unable to destroy actor: {exc}")
+        if actor_id not in self.actors:
+            return protocol.fail("unable to destroy actor: not found")  # CARLA's words
+        self.destroy(actor_id)
         return protocol.ok(actor_id)
 
     # -- time ------------------------------------------------------------------------------

@@ -10,10 +10,11 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
-import msgpack
+from sim.server.rpc import call
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -64,16 +65,24 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 def rpc(port: int, method: str, *args, timeout: float = 10.0):
     """One raw msgpack-rpc call with CARLA's metadata prefix; returns (error, result)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(msgpack.packb([0, 1, method, [[False], *args]]))
-        unpacker = msgpack.Unpacker(raw=False)
-        while True:
-            data = s.recv(1 << 20)
-            if not data:
-                raise ConnectionError("closed")
-            unpacker.feed(data)
-            for msg in unpacker:
-                return msg[2], msg[3]
+    return call("127.0.0.1", port, method, *args, timeout=timeout)
+
+
+CLIENT_PRELUDE = """
+import json, sys
+import carla
+client = carla.Client("127.0.0.1", {port}, worker_threads=1)
+client.set_timeout(10.0)
+"""
+
+
+def run_client(port: int, body: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """Run `body` with the real carla client (`client` connected to `port`) in a child
+    process; the client can crash on a bad reply, the test must not."""
+    code = CLIENT_PRELUDE.format(port=port) + textwrap.dedent(body)
+    return subprocess.run(
+        [PY, "-c", code], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def status(port: int) -> dict:
