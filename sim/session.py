@@ -166,8 +166,15 @@ class Session:
 
     def leftovers(self) -> list[int]:
         """Ids of the actors on the server that a generator spawned (role_name ROLE)."""
-        actors = self.call("get_actors", lambda: self.client.get_world().get_actors())
-        return [a.id for a in actors if a.attributes.get("role_name") == ROLE]
+
+        def actors():
+            world = self.client.get_world()
+            if world.get_settings().synchronous_mode:  # left frozen: the client learns the
+                _tick_until_seen(world, self.timeout)  # actor list from a tick's state
+            return world.get_actors()
+
+        found = self.call("get_actors", actors)
+        return [a.id for a in found if a.attributes.get("role_name") == ROLE]
 
     # -- settings --------------------------------------------------------------------------
     def read_settings(self) -> dict:
@@ -383,6 +390,19 @@ class Session:
             problems += [f"could not restore {p}" for p in self.restore_settings()]
         self.world = None
         return problems
+
+
+def _tick_until_seen(world, timeout: float) -> None:
+    """Tick until the client receives a tick's world state: its subscription to the state
+    stream completes asynchronously, so the state of the first tick can be missed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            world.tick(1.0)
+            return
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
 
 
 def describe(failed: dict[int, str]) -> str:

@@ -33,8 +33,10 @@ def env() -> dict:
     return e
 
 
-def start_server(port: int, idle: float = 90.0, towns: str | None = None) -> subprocess.Popen:
-    cmd = [PY, "-m", "sim.server", "--port", str(port), "--idle-timeout", str(idle)]
+def start_server(
+    port: int, idle: float = 90.0, towns: str | None = None, *extra: str
+) -> subprocess.Popen:
+    cmd = [PY, "-m", "sim.server", "--port", str(port), "--idle-timeout", str(idle), *extra]
     if towns:
         cmd += ["--towns", towns]
     proc = subprocess.Popen(
@@ -83,6 +85,16 @@ def run_client(port: int, body: str, timeout: float = 60.0) -> subprocess.Comple
     return subprocess.run(
         [PY, "-c", code], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout
     )
+
+
+def settings(port: int) -> list:
+    """The server's episode settings as the wire carries them (11 fields)."""
+    err, res = rpc(port, "get_episode_settings")
+    assert err is None, err
+    return res[0][1]
+
+
+CUSTOM_SETTINGS = [False, False, [True, 0.1], False, 0.02, 7, 0.0, True, 1500.0, 900.0, False]
 
 
 def status(port: int) -> dict:
