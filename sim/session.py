@@ -27,7 +27,8 @@ import numpy as np
 
 from segood.errors import SegoodError
 from sim.placement import Pose
-from sim.sync import signals_deferred, wait_frame
+from sim.server.protocol import SETTINGS_FIELDS as SETTINGS  # carla.WorldSettings fields
+from sim.sync import drain, signals_deferred, tick_until_seen, wait_frame
 
 log = logging.getLogger("sim.generate")
 
@@ -37,19 +38,6 @@ CAMERAS = (
     "sensor.camera.instance_segmentation",
 )
 ROLE = "segood_sim"
-SETTINGS = (
-    "synchronous_mode",
-    "no_rendering_mode",
-    "fixed_delta_seconds",
-    "substepping",
-    "max_substep_delta_time",
-    "max_substeps",
-    "max_culling_distance",
-    "deterministic_ragdolls",
-    "tile_stream_distance",
-    "actor_active_distance",
-    "spectator_as_ego",
-)
 DESTROY_ATTEMPTS = 3
 NOT_FOUND = "not found"  # CARLA: "unable to destroy actor: not found" (already gone)
 CODE_ATTEMPTS = 4  # respawns of a prop whose instance code another actor already shows
@@ -170,7 +158,7 @@ class Session:
         def actors():
             world = self.client.get_world()
             if world.get_settings().synchronous_mode:  # left frozen: the client learns the
-                _tick_until_seen(world, self.timeout)  # actor list from a tick's state
+                tick_until_seen(world, self.timeout)  # actor list from a tick's state
             return world.get_actors()
 
         found = self.call("get_actors", actors)
@@ -264,7 +252,7 @@ class Session:
                 except queue.Empty:
                     pass
         for q in self.queues:
-            _drain(q)
+            drain(q)
 
     def set_weather(self, w: dict[str, float]) -> None:
         self.call("set_weather", self.world.set_weather, self.carla.WeatherParameters(**w))
@@ -327,9 +315,10 @@ class Session:
             raise ServerError(f"CARLA server {self.endpoint}: {describe(failed)}")
 
     def destroy(self, ids: list[int]) -> dict[int, str]:
-        """Destroy actors by id with apply_batch_sync, checking every response; a failure is
-        retried. Returns {actor id: error} of the destroys that still failed ("not found" is
-        success: the actor is gone)."""
+        """Destroy actors by id with apply_batch_sync, checking every response; a failed
+        destroy is retried. Returns {actor id: error} of the destroys that still failed ("not
+        found" is success: the actor is gone; a server that does not answer is not retried,
+        the ids stay orphans for the reconnect)."""
         pending, errors = list(ids), {}
         for attempt in range(DESTROY_ATTEMPTS):
             if not pending:
@@ -339,14 +328,13 @@ class Session:
             commands = [self.carla.command.DestroyActor(i) for i in pending]
             try:
                 responses = self.client.apply_batch_sync(commands, False)
-            except RuntimeError as exc:
-                errors = {i: f"apply_batch_sync failed: {exc}" for i in pending}
-            else:
-                errors = {
-                    i: r.error
-                    for i, r in zip(pending, responses, strict=True)
-                    if r.error and NOT_FOUND not in r.error
-                }
+            except RuntimeError as exc:  # no answer (server down): retrying now cannot help
+                return {i: f"apply_batch_sync failed: {exc}" for i in pending}
+            errors = {
+                i: r.error
+                for i, r in zip(pending, responses, strict=True)
+                if r.error and NOT_FOUND not in r.error
+            }
             pending = list(errors)
         return errors
 
@@ -392,19 +380,6 @@ class Session:
         return problems
 
 
-def _tick_until_seen(world, timeout: float) -> None:
-    """Tick until the client receives a tick's world state: its subscription to the state
-    stream completes asynchronously, so the state of the first tick can be missed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            world.tick(1.0)
-            return
-        except RuntimeError:
-            if time.monotonic() > deadline:
-                raise
-
-
 def describe(failed: dict[int, str]) -> str:
     items = "; ".join(f"{i}: {e}" for i, e in sorted(failed.items()))
     return f"could not destroy {len(failed)} actor(s) after {DESTROY_ATTEMPTS} attempts ({items})"
@@ -414,11 +389,3 @@ def _same(a, b) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return a is not None and b is not None and abs(a - b) <= 1e-6 * max(1.0, abs(b))
     return a == b
-
-
-def _drain(q: queue.Queue) -> None:
-    while True:
-        try:
-            q.get_nowait()
-        except queue.Empty:
-            return

@@ -1,5 +1,5 @@
-"""Small synchronisation helpers of the session: waiting for a camera's frame, and holding
-Ctrl-C / SIGTERM while an actor is spawned and recorded."""
+"""Small synchronisation helpers of the session: waiting for a camera's frame or a tick's world
+state, and holding Ctrl-C / SIGTERM while an actor is spawned and recorded."""
 
 from __future__ import annotations
 
@@ -25,6 +25,27 @@ def wait_frame(q: queue.Queue, frame: int, timeout: float):
             return im
         if im.frame > frame:
             return None
+
+
+def drain(q: queue.Queue) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
+
+
+def tick_until_seen(world, timeout: float) -> None:
+    """Tick until the client receives a tick's world state: its subscription to the state
+    stream completes asynchronously, so the state of the first tick can be missed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            world.tick(1.0)
+            return
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
 
 
 @contextlib.contextmanager

@@ -8,29 +8,24 @@ camera renders (one geometry pass per distinct pose) and publishes its image on 
 then the world observer publishes the episode state the client waits for. The world observer
 stream lives as long as the server (as CARLA's broadcast stream does), across map loads.
 
-Rendering is a pure function of the scene: the RGB noise is seeded by a digest of the town,
-camera, weather and props (never by the frame counter or actor ids), so a frame rendered again
-in another run is identical, and ticks that change nothing (warm-up ticks) reuse the last image.
-Actor ids, like CARLA's, grow for the server's lifetime and are never reused.
+Rendering is a pure function of the scene (sim.server.views), so ticks that change nothing
+(warm-up ticks) reuse the last images. Actor ids, like CARLA's, grow for the server's lifetime
+and are never reused.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import hashlib
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.server import blueprints, props, protocol
+from sim.server import blueprints, props, protocol, views
 from sim.server.blueprints import CAMERAS
 from sim.server.protocol import Transform
-from sim.server.render.camera import PerspectiveCamera
-from sim.server.render.primitives import Primitives, SceneBuilder, rotation
-from sim.server.render.renderer import render_views
+from sim.server.render.primitives import Primitives, rotation
 from sim.server.stream import StreamServer
 from sim.server.town import FIRST_STATIC_ID, TOWN_NAMES, Town, make_town
 from sim.tags import Tag
@@ -39,7 +34,6 @@ log = logging.getLogger(__name__)
 
 MAX_IMAGE_SIDE = 4096
 MAX_ACTORS = 2000
-COLLIDING_CODES = 128  # --colliding-engine-ids: town objects show codes 1..128 (actor ids)
 DESTROY_COMMAND = 1  # index of DestroyActor in 0.9.16's rpc::Command variant
 
 
@@ -334,47 +328,22 @@ class World:
         for key, members in groups.items():
             result = self._render(key)
             for a in members:
-                bgra = camera_bgra(a.sensor_type, result)
+                bgra = views.camera_bgra(a.sensor_type, result)
                 payload = protocol.image_payload(
                     a.sensor_type, self.frame, self.elapsed, a.transform, key[3], bgra
                 )
                 self.streams.publish(a.stream_id, payload)
 
     def _render(self, key: tuple):
-        """The views of one camera pose (cached until the scene changes)."""
-        if key in self._render_cache:
-            return self._render_cache[key]
-        pose, w, h, fov = key
-        cam = PerspectiveCamera.from_pose(*pose, w, h, fov)
-        dynamic = Primitives.concat(
-            [a.prims for a in self.actors.values() if a.prims is not None]
-            or [SceneBuilder().build()]
-        )
-        start = time.perf_counter()
-        result = render_views(self.town, dynamic, cam, self.weather, self._noise_seed(key))
-        self.last_render_seconds = time.perf_counter() - start
-        if self.colliding_engine_ids:
-            result.inst[:] = self._engine_ids(result.inst)
-        self._render_cache[key] = result
-        return result
-
-    def _noise_seed(self, key: tuple) -> int:
-        """A digest of what the camera sees: same scene, same noise, in any run."""
-        shown = [
-            (a.blueprint, a.transform.values(), a.spec.scale)
-            for a in self.actors.values()
-            if a.spec is not None
-        ]
-        text = repr((self.town.name, key, sorted(self.weather.items()), shown))
-        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
-
-    def _engine_ids(self, inst: np.ndarray) -> np.ndarray:
-        """Town objects (not map actors) with ids folded into the range actor ids take, as
-        map objects without an actor fall back to engine ids on a real server."""
-        marks = np.array([m.id for m in self.town.landmarks], np.uint16)
-        town = (inst >= FIRST_STATIC_ID) & ~np.isin(inst, marks)
-        folded = 1 + (inst.astype(np.int64) - FIRST_STATIC_ID) % COLLIDING_CODES
-        return np.where(town, folded, inst).astype(np.uint16)
+        """The views of one camera pose (pose, width, height, fov), cached until the scene
+        changes."""
+        if key not in self._render_cache:
+            props = [a for a in self.actors.values() if a.prims is not None]
+            marks = [m.id for m in self.town.landmarks] if self.colliding_engine_ids else None
+            result = views.render(self.town, props, self.weather, key, marks)
+            self.last_render_seconds = result.seconds
+            self._render_cache[key] = result
+        return self._render_cache[key]
 
     def actor_record(self, actor: Actor) -> list:
         token = protocol.token_bytes(actor.stream_id, self.streams.port) if actor.stream_id else b""
@@ -413,23 +382,6 @@ class World:
 
     def find_blueprints(self, pattern: str) -> list[str]:
         return [b for b in [*CAMERAS, *self.props] if fnmatch.fnmatch(b, pattern)]
-
-
-def camera_bgra(sensor_type: int, r) -> np.ndarray:
-    h, w = r.tag.shape
-    out = np.empty((h, w, 4), np.uint8)
-    out[..., 3] = 255
-    if sensor_type == protocol.SENSOR_RGB:
-        out[..., :3] = r.rgb[..., ::-1]
-    elif sensor_type == protocol.SENSOR_SEMANTIC:
-        out[..., 0] = 0
-        out[..., 1] = 0
-        out[..., 2] = r.tag
-    else:
-        out[..., 2] = r.tag
-        out[..., 1] = (r.inst & 0xFF).astype(np.uint8)
-        out[..., 0] = (r.inst >> 8).astype(np.uint8)
-    return out
 
 
 def compose(parent: Transform, child: Transform) -> Transform:
