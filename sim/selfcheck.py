@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         rows = run(args)
-    except SegoodError as exc:
+    except (SegoodError, RuntimeError) as exc:  # RuntimeError: the carla client's errors
         print(f"sim.selfcheck: error: {exc}", file=sys.stderr)
         return 2
     width = max(len(r[0]) for r in rows)
