@@ -5,8 +5,9 @@ Example (a loopback server: `python -m sim.server --port 2000`):
     python -m sim.generate --split train --frames 40 --out data/mini_caos --width 400 --height 225
     python -m sim.generate --split test --frames 20 --anomalies 2 --out data/mini_caos ...
 
-Frames are deterministic in (--seed, --split, frame index); rerunning with a larger --frames
-extends a dataset (the result equals one run of the larger size). --shard I/N makes every N-th
+A frame's scene is deterministic in (--seed, --split, frame index) (on the loopback server its
+pixels too); rerunning with a larger --frames extends a dataset (the result equals one run of
+the larger size). --shard I/N makes every N-th
 frame so N generators (one CARLA server each) split a dataset, and their --out folders merge
 by copying. A killed run resumes when rerun with the same arguments, and cleans up what it left
 on the server (sim/leftovers.py). See sim/plan.py (which frames), sim/frame.py (one frame),
