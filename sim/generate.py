@@ -181,11 +181,12 @@ def check_manifest(out: Path, split: str, entry: dict) -> None:
     manifest = writer.read_manifest(out).get("splits", {})
     old = manifest.get(split)
     if old:
-        if old.get("generator_version") != entry["generator_version"]:
+        made_by = old.get("generator_version", 1)  # version 1 did not record itself
+        if made_by != entry["generator_version"]:
             raise SegoodError(
-                f"{out} holds split {split!r} made by generator version "
-                f"{old.get('generator_version')} (this is {entry['generator_version']}, which "
-                "assigns towns and labels differently); use another --out"
+                f"{out} holds split {split!r} made by generator version {made_by} (this is "
+                f"{entry['generator_version']}, which assigns towns and labels differently); "
+                "use another --out"
             )
         diff = {k: (old.get(k), v) for k, v in entry.items() if k != "frames" and old.get(k) != v}
         if diff:
