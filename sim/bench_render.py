@@ -18,7 +18,7 @@ from sim.server.render.camera import PerspectiveCamera
 from sim.server.render.primitives import SceneBuilder
 from sim.server.render.renderer import render_views
 from sim.server.town import make_town
-from sim.server.world import camera_bgra
+from sim.server.views import camera_bgra
 from sim.weather import sample_weather
 
 

@@ -5,32 +5,32 @@ Example (a loopback server: `python -m sim.server --port 2000`):
     python -m sim.generate --split train --frames 40 --out data/mini_caos --width 400 --height 225
     python -m sim.generate --split test --frames 20 --anomalies 2 --out data/mini_caos ...
 
-Frames are deterministic in (--seed, --split, frame index); --shard I/N makes every N-th frame
-so N generators (one CARLA server each) split a dataset, and their --out folders merge by
-copying. A killed run resumes when rerun with the same arguments. See sim/plan.py (which frames),
-sim/writer.py (files), sim/session.py (CARLA calls).
+A frame's scene is deterministic in (--seed, --split, frame index) (on the loopback server its
+pixels too); rerunning with a larger --frames extends a dataset (the result equals one run of
+the larger size). --shard I/N makes every N-th
+frame so N generators (one CARLA server each) split a dataset, and their --out folders merge
+by copying. A killed run resumes when rerun with the same arguments, and cleans up what it left
+on the server (sim/leftovers.py). See sim/plan.py (which frames), sim/frame.py (one frame),
+sim/writer.py (files), sim/session.py (CARLA calls), sim/anomaly_set.py (which props).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import signal
 import sys
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from segood.errors import SegoodError
-from sim import labels, placement, plan, splits, writer
+from sim import anomaly_set, leftovers, plan, splits, writer
+from sim.frame import GENERATOR_VERSION, Job, make_frame
 from sim.server import props
-from sim.session import ServerError, Session, backoff_delays
-from sim.weather import sample_weather
+from sim.server.rpc import call
+from sim.session import CameraSettings, ServerError, Session, backoff_delays
 
-PROP_RADIUS = {"small": 0.5, "medium": 0.9, "big": 1.5}
-GENERATOR_VERSION = 1
+WARMUP = 10  # default warm-up ticks on a real server (0.5 s of simulated time at 20 Hz)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -64,9 +64,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--anomaly-blueprints",
-        default="static.prop.*",
-        help="comma-separated blueprint patterns the props are drawn from; the props reserved"
-        " for outlier-exposure training (sim.server.props.OUTLIER_SHAPES) are always left out",
+        default=None,
+        help="the anomaly props: comma-separated blueprint ids, or @FILE with one per line "
+        "(default on the loopback server: static.prop.*; a real server needs a curated list)",
+    )
+    p.add_argument(
+        "--anomaly-meshes",
+        type=Path,
+        default=None,
+        help="FILE of packaged mesh paths for static.prop.mesh, 'MESH_PATH [SIZE] [SCALE]' per "
+        f"line, SIZE one of {', '.join(anomaly_set.FOOTPRINT)}",
+    )
+    p.add_argument(
+        "--warmup-ticks",
+        type=int,
+        default=None,
+        help=f"ticks before each kept frame, so the renderer settles (default {WARMUP} on a "
+        "real server, 0 on the loopback server, whose images are settled at once)",
+    )
+    p.add_argument(
+        "--exposure",
+        choices=("histogram", "manual"),
+        default="histogram",
+        help="RGB exposure: CARLA's auto exposure, or manual (fixed shutter, ISO, aperture)",
     )
     p.add_argument("--shard", default="0/1", help="I/N: make frames i with i %% N == I")
     p.add_argument("--no-progress", action="store_true")
@@ -95,29 +115,49 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _check_manifest(out: Path, split: str, entry: dict) -> None:
-    manifest = writer.read_manifest(out).get("splits", {})
-    old = manifest.get(split)
-    keys = tuple(entry)
-    if old and any(old.get(k) != entry[k] for k in keys):
-        diff = {k: (old.get(k), entry[k]) for k in keys if old.get(k) != entry[k]}
-        raise SegoodError(
-            f"{out} already holds split {split!r} made with other arguments "
-            f"{diff} (old, new); rerun with the same arguments to resume, or use "
-            "another --out"
-        )
-    others = {s: v["towns"] for s, v in manifest.items() if s != split}
-    splits.check_disjoint({**others, split: entry["towns"]})
-
-
-def run(args: argparse.Namespace) -> int:
+def check_arguments(args: argparse.Namespace) -> tuple[plan.Shard, int]:
+    """Everything that needs no server; nothing is written before it passes."""
     shard = plan.parse_shard(args.shard)
     k = splits.anomaly_count(args.split, args.anomalies)
+    if args.frames < 1:
+        raise SegoodError(f"--frames must be >= 1, got {args.frames}")
     if not (16 <= args.width <= 4096 and 16 <= args.height <= 4096):
         raise SegoodError("--width/--height must be within 16..4096")
-    session = Session(args.host, args.port, args.timeout, args.width, args.height, args.fov)
-    session.connect(attempts=args.retries + 1)
+    if not 1 <= args.fov <= 170:
+        raise SegoodError(f"--fov must be within 1..170 degrees, got {args.fov:g}")
+    if args.warmup_ticks is not None and not 0 <= args.warmup_ticks <= 1000:
+        raise SegoodError(f"--warmup-ticks must be within 0..1000, got {args.warmup_ticks}")
+    writer.check_out(args.out)
+    return shard, k
+
+
+def is_loopback(host: str, port: int) -> bool:
+    """True for segood's loopback server (it answers `segood_loopback`; CARLA does not)."""
+    try:
+        error, _ = call(host, port, "segood_loopback", timeout=5.0)
+    except (OSError, ValueError, IndexError, TypeError):
+        return False
+    return error is None
+
+
+def prepare_job(args, session: Session, k: int) -> tuple[Job, list[str], dict]:
+    """The run's Job, towns and manifest entry, checked against the server."""
+    loopback = is_loopback(args.host, args.port)
     towns = splits.resolve_towns(args.split, args.towns, session.available_maps())
+    chosen: list[anomaly_set.AnomalyProp] = []
+    if k:
+        patterns = anomaly_set.patterns_of(args.anomaly_blueprints)
+        meshes = anomaly_set.parse_meshes(args.anomaly_meshes) if args.anomaly_meshes else []
+        anomaly_set.check_curated(patterns, meshes, loopback)
+        if loopback and not patterns and not meshes:
+            patterns = ["static.prop.*"]
+        world = session.call("get_world", session.client.get_world)
+        chosen = anomaly_set.resolve(world.get_blueprint_library(), patterns, meshes)
+    warmup = args.warmup_ticks if args.warmup_ticks is not None else (0 if loopback else WARMUP)
+    job = Job(
+        args.split, args.seed, args.width, args.height, args.fov, k, tuple(chosen), warmup,
+        args.exposure,
+    )  # fmt: skip
     entry = {
         "frames": args.frames,
         "seed": args.seed,
@@ -126,11 +166,56 @@ def run(args: argparse.Namespace) -> int:
         "fov": args.fov,
         "towns": towns,
         "anomalies": k,
+        "warmup_ticks": warmup,
+        "exposure": args.exposure,
+        "generator_version": GENERATOR_VERSION,
     }
     if k:  # which props may be anomalies: a test split made from another set is not resumed
-        entry["anomaly_blueprints"] = args.anomaly_blueprints
+        entry["anomaly_set"] = [p.record() for p in chosen]
         entry["reserved_outlier_shapes"] = list(props.OUTLIER_SHAPES)
-    _check_manifest(args.out, args.split, entry)
+    return job, towns, entry
+
+
+def check_manifest(out: Path, split: str, entry: dict) -> None:
+    """Same arguments resume; a larger --frames extends; anything else is refused."""
+    manifest = writer.read_manifest(out).get("splits", {})
+    old = manifest.get(split)
+    if old:
+        made_by = old.get("generator_version", 1)  # version 1 did not record itself
+        if made_by != entry["generator_version"]:
+            raise SegoodError(
+                f"{out} holds split {split!r} made by generator version {made_by} (this is "
+                f"{entry['generator_version']}, which assigns towns and labels differently); "
+                "use another --out"
+            )
+        diff = {k: (old.get(k), v) for k, v in entry.items() if k != "frames" and old.get(k) != v}
+        if diff:
+            raise SegoodError(
+                f"{out} already holds split {split!r} made with other arguments {diff} "
+                "(old, new); rerun with the same arguments to resume, or use another --out"
+            )
+        if entry["frames"] < old["frames"]:
+            raise SegoodError(
+                f"{out} already holds {old['frames']} frames of split {split!r}; --frames "
+                f"{entry['frames']} would drop some: pass --frames {old['frames']} to resume, "
+                "or more to extend it"
+            )
+    others = {s: v["towns"] for s, v in manifest.items() if s != split}
+    splits.check_disjoint({**others, split: entry["towns"]})
+
+
+def run(args: argparse.Namespace) -> int:
+    shard, k = check_arguments(args)
+    camera = CameraSettings(args.width, args.height, args.fov, 0, args.exposure)
+    session = Session(args.host, args.port, args.timeout, camera)
+    session.connect(attempts=args.retries + 1)
+    job, towns, entry = prepare_job(args, session, k)
+    session.camera = CameraSettings(args.width, args.height, args.fov, job.warmup, args.exposure)
+    check_manifest(args.out, args.split, entry)
+    # checked: now write
+    recovered = leftovers.begin(session, args.out)
+    if recovered:
+        print(f"sim.generate: {recovered}", file=sys.stderr)
     writer.update_manifest(args.out, args.split, entry)
     removed = writer.clean(args.out, args.split, shard.owns)
     if removed:
@@ -139,12 +224,30 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     mine = plan.plan(args.frames, towns, shard)
-    todo = [
-        (i, t)
-        for i, t in mine
-        if not writer.is_done(writer.frame_paths(args.out, args.split, t, plan.frame_stem(i)))
-    ]
-    bar = _progress(len(mine), len(mine) - len(todo), args.no_progress)
+    todo = [(i, t) for i, t in mine if not _done(args, i, t)]
+    problems: list[str] = []
+    try:
+        _make_frames(args, session, job, todo, len(mine))
+    finally:
+        problems = session.close()
+        leftovers.end(session, args.out, problems)
+        for problem in problems:
+            print(f"sim.generate: error: {session.endpoint}: {problem}", file=sys.stderr)
+    done = sum(_done(args, i, t) for i, t in mine)
+    print(
+        f"sim.generate: {args.split} shard {shard}: {done}/{len(mine)} frames in {args.out}",
+        file=sys.stderr,
+    )
+    return 0 if done == len(mine) and not problems else 1
+
+
+def _done(args, index: int, town: str) -> bool:
+    return writer.is_done(writer.frame_paths(args.out, args.split, town, plan.frame_stem(index)))
+
+
+def _make_frames(args, session: Session, job: Job, todo: list, total: int) -> None:
+    """Make `todo` in order, reconnecting (with backoff) after server failures."""
+    bar = _progress(total, total - len(todo), args.no_progress)
     failures = 0
     delays = backoff_delays(2.0)
     stop = _interrupt_between_frames(session)
@@ -156,8 +259,7 @@ def run(args: argparse.Namespace) -> int:
                 index, town = todo[0]
                 if session.town != town:
                     session.load_town(town)
-                    blueprints = _anomaly_blueprints(session, args.anomaly_blueprints) if k else []
-                make_frame(session, args, index, town, k, blueprints)
+                make_frame(session, job, index, town, args.out)
                 todo.pop(0)
                 bar.update(1)
                 failures = 0
@@ -181,16 +283,6 @@ def run(args: argparse.Namespace) -> int:
                 session.connect(attempts=args.retries + 1)
     finally:
         bar.close()
-        session.close()
-    done = sum(
-        writer.is_done(writer.frame_paths(args.out, args.split, t, plan.frame_stem(i)))
-        for i, t in mine
-    )
-    print(
-        f"sim.generate: {args.split} shard {shard}: {done}/{len(mine)} frames in {args.out}",
-        file=sys.stderr,
-    )
-    return 0 if done == len(mine) else 1
 
 
 def _interrupt_between_frames(session: Session) -> threading.Event:
@@ -220,136 +312,6 @@ def _progress(total: int, initial: int, disabled: bool):
     return show_progress(
         total=total, initial=initial, unit="frame", disable=disabled, desc="generate"
     )
-
-
-def _anomaly_blueprints(session: Session, patterns: str) -> list[tuple[str, float]]:
-    """(blueprint, footprint radius) of the props the anomalies are drawn from: those matching
-    `patterns`, less the props reserved for outlier-exposure training (never test anomalies)."""
-    out, reserved = {}, set()
-    for pattern in (p.strip() for p in patterns.split(",") if p.strip()):
-        for bp in session.blueprints.filter(pattern):
-            if props.is_outlier_prop(bp.id):
-                reserved.add(bp.id)
-                continue
-            size = bp.get_attribute("size").as_str() if bp.has_attribute("size") else "medium"
-            out[bp.id] = PROP_RADIUS.get(size, 1.0)
-    if not out:
-        extra = (
-            f" (it matches only props reserved for outlier-exposure training: "
-            f"{', '.join(sorted(reserved))})"
-            if reserved
-            else ""
-        )
-        raise SegoodError(
-            f"no blueprint on the server matches --anomaly-blueprints {patterns!r}{extra}"
-        )
-    return sorted(out.items())
-
-
-def _camera_pose(rng: np.random.Generator, session: Session):
-    if not session.waypoints:
-        raise SegoodError(f"{session.town} has no driving waypoints")
-    wp = session.waypoints[int(rng.integers(len(session.waypoints)))]
-    loc, rot = wp.transform.location, wp.transform.rotation
-    h = math.radians(rot.yaw)
-    lateral = float(rng.uniform(-0.35, 0.35)) * wp.lane_width
-    pose = placement.Pose(
-        loc.x - math.sin(h) * lateral,
-        loc.y + math.cos(h) * lateral,
-        loc.z + float(rng.uniform(1.4, 2.3)),
-        float(rng.uniform(-7, 0)),
-        rot.yaw + float(rng.normal(0, 4)),
-    )
-    return wp, pose
-
-
-def _place_props(rng, session: Session, wp, cam: placement.Pose, args, k: int, blueprints):
-    anchors = []
-    for d in np.arange(7.0, 38.0, 2.0):
-        nxt = wp.next(float(d))
-        if nxt:
-            t = nxt[0].transform
-            anchors.append(
-                placement.Anchor(t.location.x, t.location.y, t.rotation.yaw, nxt[0].lane_width)
-            )
-    placed: list[placement.Placement] = []
-    spawned = []
-    for _ in range(k):
-        bp, radius = blueprints[int(rng.integers(len(blueprints)))]
-        for _try in range(8):
-            (spot,) = placement.place(
-                rng, anchors, [radius], cam, args.fov, args.width, args.height, placed=placed
-            )
-            if spot is None:
-                break
-            actor = session.spawn_prop(
-                bp, session.transform(spot.x, spot.y, wp.transform.location.z + 0.02, yaw=spot.yaw)
-            )
-            if actor is not None:
-                placed.append(spot)
-                spawned.append((actor, bp, spot))
-                break
-    return spawned
-
-
-def make_frame(session: Session, args, index: int, town: str, k: int, blueprints) -> None:
-    for attempt in range(3):  # a test frame whose props are all hidden is redrawn
-        rng = np.random.default_rng(plan.frame_seed(args.seed, args.split, index, attempt))
-        preset, weather = sample_weather(rng)
-        session.set_weather(weather)
-        wp, cam = _camera_pose(rng, session)
-        session.move_cameras(session.transform(cam.x, cam.y, cam.z, cam.pitch, cam.yaw))
-        spawned = _place_props(rng, session, wp, cam, args, k, blueprints) if k else []
-        frame = session.capture()
-        tags = labels.decode_semantic(frame.semantic)
-        inst = labels.decode_instance(frame.instance)
-        ids = [a.id for a, _, _ in spawned]
-        pixels = labels.prop_pixels(inst, ids)
-        session.destroy_props()
-        if not k or sum(pixels.values()) > 0 or attempt == 2:
-            break
-    classes = labels.to_classes(tags, inst, ids)
-    meta = {
-        "frame_index": index,
-        "split": args.split,
-        "town": town,
-        "seed": args.seed,
-        "attempt": attempt,
-        "carla_frame": frame.number,
-        "weather_preset": preset,
-        "weather": weather,
-        "camera": {
-            "x": cam.x,
-            "y": cam.y,
-            "z": cam.z,
-            "pitch": cam.pitch,
-            "yaw": cam.yaw,
-            "roll": 0.0,
-            "fov": args.fov,
-            "width": args.width,
-            "height": args.height,
-        },
-        "props": [
-            {
-                "blueprint": bp,
-                "actor_id": a.id,
-                "instance_id": labels.instance_code(a.id),
-                "location": [spot.x, spot.y, wp.transform.location.z + 0.02],
-                "yaw": spot.yaw,
-                "on_road": spot.on_road,
-                "pixels": pixels[a.id],
-            }
-            for a, bp, spot in spawned
-        ],
-        "anomaly_pixels": int((classes == labels.ANOMALY).sum()),
-        "class_pixels": {
-            labels.CLASS_NAMES[c]: int(n)
-            for c, n in zip(*np.unique(classes, return_counts=True), strict=True)
-        },
-        "generator_version": GENERATOR_VERSION,
-    }
-    paths = writer.frame_paths(args.out, args.split, town, plan.frame_stem(index))
-    writer.write_frame(paths, frame.rgb, labels.to_annotation(classes), meta)
 
 
 if __name__ == "__main__":

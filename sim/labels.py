@@ -6,6 +6,7 @@ StreetHazards (CAOS) uses the tag set of CARLA 0.9.0-0.9.5: 0 unlabeled, 1 build
 Judgement calls (pinned by tests): Sky -> unlabeled (old CARLA tagged the sky 0), Terrain ->
 vegetation, Ground -> road, Bridge -> building, GuardRail -> fence, TrafficLight -> traffic
 sign, Static/Dynamic/Other/Water/RailTrack -> other. Annotation files store class id + 1.
+Which pixels are anomalies is decided by sim.masks (instance id and footprint must agree).
 """
 
 from __future__ import annotations
@@ -85,24 +86,15 @@ def instance_code(actor_id: int) -> int:
     return int(actor_id) & 0xFFFF
 
 
-def to_classes(
-    tags: np.ndarray,
-    instances: np.ndarray | None = None,
-    anomaly_ids: list[int] | tuple[int, ...] = (),
-) -> np.ndarray:
-    """(H, W) StreetHazards class ids: the table, then ANOMALY where the instance is a prop."""
+def to_classes(tags: np.ndarray, anomaly: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) StreetHazards class ids: the table, then ANOMALY where `anomaly` is set (the
+    pixels sim.masks attributes to an inserted prop)."""
     classes = LUT[tags]
-    if instances is not None and len(anomaly_ids):
-        codes = np.array([instance_code(i) for i in anomaly_ids], np.uint16)
-        classes = np.where(np.isin(instances, codes), np.uint8(ANOMALY), classes)
+    if anomaly is not None:
+        classes = np.where(anomaly, np.uint8(ANOMALY), classes)
     return classes
 
 
 def to_annotation(classes: np.ndarray) -> np.ndarray:
     """Raw annotation values (class id + 1, 1..14) as StreetHazards stores them."""
     return (classes.astype(np.uint8) + 1).astype(np.uint8)
-
-
-def prop_pixels(instances: np.ndarray, actor_ids: list[int]) -> dict[int, int]:
-    """Visible pixel count of each prop."""
-    return {int(a): int((instances == instance_code(a)).sum()) for a in actor_ids}

@@ -1,10 +1,11 @@
 """Which frames exist and who makes them: towns per frame, shards, deterministic seeds.
 
-Frame i of a split (0 <= i < frames) belongs to town `towns[i * len(towns) // frames]` (equal
-contiguous blocks, so a generator loads each town once) and is drawn from the random stream
-`frame_seed(seed, split, i)`. With `--shard I/N` a generator makes the frames i with i % N == I,
-so N generators with the same arguments cover the split exactly once, and a rerun remakes
-exactly the same frames.
+Frame i of a split belongs to town `towns[i % len(towns)]` and is drawn from the random stream
+`frame_seed(seed, split, i)`: both depend on the index alone, never on the number of frames, so
+a dataset grows by rerunning with a larger --frames (frames 0..N-1 stay as they are, and the
+result equals a single run of the larger size). A generator makes its frames grouped by town,
+so it loads each town once. With `--shard I/N` it makes the frames i with i % N == I, so N
+generators with the same arguments cover the split exactly once.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def parse_shard(text: str) -> Shard:
     return Shard(i, n)
 
 
-def frame_town(frame: int, frames: int, towns: list[str]) -> str:
-    return towns[frame * len(towns) // frames]
+def frame_town(frame: int, towns: list[str]) -> str:
+    return towns[frame % len(towns)]
 
 
 def frame_seed(seed: int, split: str, frame: int, attempt: int = 0) -> int:
@@ -55,7 +56,8 @@ def stem_frame(stem: str) -> int | None:
 
 
 def plan(frames: int, towns: list[str], shard: Shard = Shard()) -> list[tuple[int, str]]:
-    """(frame index, town) of every frame this shard makes, in order."""
+    """(frame index, town) of every frame this shard makes: by town, then by index."""
     if frames < 1:
-        raise SegoodError("--frames must be >= 1")
-    return [(i, frame_town(i, frames, towns)) for i in range(frames) if shard.owns(i)]
+        raise SegoodError(f"--frames must be >= 1, got {frames}")
+    mine = [(i, frame_town(i, towns)) for i in range(frames) if shard.owns(i)]
+    return sorted(mine, key=lambda item: (towns.index(item[1]), item[0]))

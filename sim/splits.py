@@ -1,5 +1,11 @@
 """Towns per split (the paper: 3 training towns, 1 validation town, 2 test towns), the output
-folders of each split in the StreetHazards layout, and the rule that anomalies are test-only."""
+folders of each split in the StreetHazards layout, and the rule that anomalies are test-only.
+
+CARLA 0.9.16's base package has Town01-05 and Town10HD; Town06 and Town07 (the default test
+split uses Town06) come with the AdditionalMaps package. The large maps Town12, Town13 and
+Town15 stream their tiles only around the spectator or a hero vehicle, while the generator
+jumps its cameras anywhere on the map: it refuses them rather than capture unloaded tiles.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ FOLDERS = {
     "test": ("test", "test"),
 }
 DEFAULT_ANOMALIES = 3
+ADDITIONAL_MAPS = ("Town06", "Town07")  # CARLA's AdditionalMaps package, not the base one
+LARGE_MAPS = ("Town12", "Town13", "Town15")
 
 
 def map_name(path: str) -> str:
@@ -33,13 +41,28 @@ def resolve_towns(split: str, towns: str | list[str] | None, available: list[str
     chosen = list(towns) if towns else list(DEFAULT_TOWNS[split])
     if len(set(chosen)) != len(chosen):
         raise SegoodError(f"--towns lists a town twice: {', '.join(chosen)}")
+    large = [t for t in chosen if t.lower() in {m.lower() for m in LARGE_MAPS}]
+    if large:
+        raise SegoodError(
+            f"{', '.join(large)}: a large map streams its tiles only near the spectator or a hero "
+            "vehicle, and the generator's cameras jump across the map, so frames would show "
+            "unloaded tiles; use other towns (--towns)"
+        )
     names = {map_name(m).lower(): map_name(m) for m in available}
     missing = [t for t in chosen if t.lower() not in names]
     if missing:
-        raise SegoodError(
+        extra = [t for t in missing if t in ADDITIONAL_MAPS]
+        message = (
             f"town(s) {', '.join(missing)} for split {split!r} are not on the server; it has: "
-            f"{', '.join(sorted(names.values())) or 'no maps'}. Pass --towns with towns it has."
+            f"{', '.join(sorted(names.values())) or 'no maps'}."
         )
+        if extra:
+            message += (
+                f" {', '.join(extra)} come(s) with CARLA's AdditionalMaps package: put "
+                "AdditionalMaps_0.9.16.tar.gz in the CARLA folder's Import/ and run "
+                "./ImportAssets.sh. Or"
+            )
+        raise SegoodError(f"{message} {'pass' if extra else 'Pass'} --towns with towns it has.")
     return [names[t.lower()] for t in chosen]
 
 

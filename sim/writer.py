@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from segood.errors import SegoodError
 from sim.plan import stem_frame
 from sim.splits import FOLDERS
 
@@ -124,5 +125,21 @@ def read_manifest(out: Path) -> dict:
 def update_manifest(out: Path, split: str, entry: dict) -> None:
     data = read_manifest(out)
     data.setdefault("splits", {})[split] = entry
-    path = Path(out) / "segood_sim.json"
-    _atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, sort_keys=True)))
+    atomic_text(Path(out) / "segood_sim.json", json.dumps(data, indent=1, sort_keys=True))
+
+
+def atomic_text(path: Path, text: str) -> None:
+    _atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def check_out(out: Path) -> None:
+    """Refuse an --out that cannot be a folder (a file, or inside one) before writing anything."""
+    out = Path(out)
+    for folder in [out, *out.parents]:
+        if folder.exists():
+            if not folder.is_dir():
+                where = "is a file" if folder == out else f"is inside the file {folder}"
+                raise SegoodError(f"--out {out} {where}; choose a folder path for the dataset")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise SegoodError(f"--out {out}: no permission to write in {folder}")
+            return

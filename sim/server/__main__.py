@@ -25,6 +25,24 @@ def main(argv: list[str] | None = None) -> int:
         help="stop after this many seconds without a request (0 = never)",
     )
     p.add_argument("--towns", default=",".join(TOWN_NAMES), help="comma-separated town names")
+    p.add_argument(
+        "--first-actor-id",
+        type=int,
+        default=1,
+        help="id of the first actor (tests: start near 65536 to see instance ids wrap)",
+    )
+    p.add_argument(
+        "--colliding-engine-ids",
+        action="store_true",
+        help="tests: town objects show instance ids in the range actor ids take, as map objects "
+        "without an actor do on a real server (labels must then not trust ids alone)",
+    )
+    p.add_argument(
+        "--pose-as-carla",
+        action="store_true",
+        help="tests: do not tell sim.generate that this is the loopback server, so it applies "
+        "the rules of a real one (a curated anomaly set, warm-up ticks)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(
@@ -35,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     from sim.server.app import run
 
     try:
-        run(a.port, a.streaming_port, a.idle_timeout, tuple(a.towns.split(",")))
+        run(
+            a.port,
+            a.streaming_port,
+            a.idle_timeout,
+            tuple(a.towns.split(",")),
+            first_actor_id=a.first_actor_id,
+            colliding_engine_ids=a.colliding_engine_ids,
+            pose_as_carla=a.pose_as_carla,
+        )
     except OSError as exc:
         print(f"sim.server: cannot listen on 127.0.0.1:{a.port}: {exc}", file=sys.stderr)
         return 1

@@ -23,13 +23,15 @@ class LoopbackServer:
         streaming_port: int = 0,
         idle_timeout: float = 600.0,
         towns: tuple[str, ...] | None = None,
+        pose_as_carla: bool = False,
+        **world_options,
     ) -> None:
         self.streams = StreamServer(HOST, streaming_port)
-        self.world = World(self.streams, **({"towns": towns} if towns else {}))
+        self.world = World(self.streams, **({"towns": towns} if towns else {}), **world_options)
         self.lock = threading.Lock()
         self.last_activity = time.monotonic()
         self.stop_event = threading.Event()
-        handlers = make_handlers(self.world, self.stop_event.set)
+        handlers = make_handlers(self.world, self.stop_event.set, pose_as_carla)
         self.rpc = RpcServer(handlers, HOST, port, self.lock, self._touch)
         self.idle_timeout = idle_timeout
 
@@ -71,8 +73,8 @@ class LoopbackServer:
         self.streams.close()
 
 
-def run(port: int, streaming_port: int, idle_timeout: float, towns=None) -> None:
-    server = LoopbackServer(port, streaming_port, idle_timeout, towns)
+def run(port: int, streaming_port: int, idle_timeout: float, towns=None, **options) -> None:
+    server = LoopbackServer(port, streaming_port, idle_timeout, towns, **options)
 
     def _stop(signum, _frame):
         log.info("signal %d, stopping", signum)

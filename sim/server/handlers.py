@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sim.server import protocol
+from sim.server import blueprints, protocol
 from sim.server.opendrive import town_xodr
 from sim.server.protocol import ProtocolError, fail, fail_void, ok, ok_void
 from sim.server.world import World, WorldError
@@ -33,7 +33,9 @@ def _guard(void: bool = False):
     return wrap
 
 
-def make_handlers(world: World, on_shutdown: Callable[[], None] | None = None) -> dict:
+def make_handlers(
+    world: World, on_shutdown: Callable[[], None] | None = None, pose_as_carla: bool = False
+) -> dict:
     xodr_cache: dict[str, str] = {}
 
     @_guard()
@@ -86,12 +88,12 @@ def make_handlers(world: World, on_shutdown: Callable[[], None] | None = None) -
 
     @_guard(void=True)
     def set_weather_parameters(weather):
-        world.weather = protocol.decode_weather(weather)
+        world.set_weather(protocol.decode_weather(weather))
         return ok_void()
 
     @_guard()
     def get_actor_definitions():
-        return ok(world.definitions())
+        return ok(blueprints.definitions())
 
     @_guard()
     def get_spectator():
@@ -116,20 +118,24 @@ def make_handlers(world: World, on_shutdown: Callable[[], None] | None = None) -
 
     @_guard()
     def get_actors_by_id(ids):
-        out = []
-        for i in ids:
-            if int(i) == world.spectator:
-                out.append(world.spectator_record())
-            elif int(i) in world.actors:
-                out.append(world.actor_record(world.actors[int(i)]))
-        return ok(out)
+        records = (world.record(int(i)) for i in ids)
+        return ok([r for r in records if r is not None])
+
+    def apply_batch(commands, do_tick_cue=False):  # std::vector<CommandResponse>, unwrapped
+        if not isinstance(commands, list):
+            raise ProtocolError("apply_batch takes a list of commands")
+        responses = [world.run_command(c) for c in commands]
+        if do_tick_cue:
+            world.tick_cues += 1
+            world.tick()
+        return responses
 
     @_guard()
     def get_actor_bounding_box(actor_id):
-        actor = world.actors.get(int(actor_id))
-        if actor is None:
+        record = world.record(int(actor_id))
+        if record is None:
             raise WorldError(f"actor {actor_id} not found")
-        return ok(world.actor_record(actor)[3])
+        return ok(record[3])
 
     @_guard(void=True)
     def set_actor_transform(actor_id, transform):
@@ -147,6 +153,7 @@ def make_handlers(world: World, on_shutdown: Callable[[], None] | None = None) -
 
     @_guard()
     def tick_cue():
+        world.tick_cues += 1
         return ok(world.tick())
 
     def nothing(*_args):
@@ -184,6 +191,7 @@ def make_handlers(world: World, on_shutdown: Callable[[], None] | None = None) -
             set_actor_transform,
             set_actor_location,
             tick_cue,
+            apply_batch,
         )
     }
     for name in (
@@ -212,10 +220,22 @@ def make_handlers(world: World, on_shutdown: Callable[[], None] | None = None) -
         {
             "town": world.town.name,
             "frame": world.frame,
+            "tick_cues": world.tick_cues,
             "episode": world.episode_id,
             "actors": sorted(world.actors),
+            "next_actor_id": world.next_actor_id,
             "synchronous": world.settings["synchronous_mode"],
+            "settings": protocol.encode_settings(world.settings),
+            "camera_attributes": world.camera_attributes,
             "render_seconds": world.last_render_seconds,
         }
     )
+
+    def fail_destroys(count):
+        world.failing_destroys = int(count)
+        return ok_void()
+
+    table["segood_fail_destroys"] = fail_destroys  # test hook: the next DestroyActor commands fail
+    if not pose_as_carla:  # how sim.generate tells this server from CARLA
+        table["segood_loopback"] = lambda: ok(protocol.VERSION)
     return table

@@ -6,6 +6,10 @@ follow LibCarla's MSGPACK_DEFINE_ARRAY declarations and sensor serializers:
 - `Response<T>` is `[variant]` with variant `[1, value]` (success) or `[0, [message]]` (error);
   `Response<void>` is `[optional]`: `[False]` on success, `[True, [message]]` on error.
 - Transform `[[x, y, z], [pitch, yaw, roll]]`; BoundingBox `[location, extent, rotation]`.
+- `apply_batch` (both apply_batch and apply_batch_sync of the client) takes `[commands,
+  do_tick_cue]`; an rpc::Command is `[[variant index, payload]]`, DestroyActor being index 1
+  with payload `[actor_id]` (captured from the 0.9.16 client). Its reply is a bare list of
+  CommandResponse (`Response<ActorId>`: `[[1, actor_id]]` or `[[0, [message]]]`).
 - A stream token is 24 bytes `<IHBB` + 16 address bytes, sent as `[bin24]` (streaming::Token)
   or as a bare `bin` (the `stream_token` vector of an rpc::Actor).
 - Stream frames carry a 48-byte sensor header `<QQd6f` (sensor type, frame, timestamp,

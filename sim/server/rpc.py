@@ -2,10 +2,13 @@
 
 A request is `[0, msgid, method, params]` (a notification `[2, method, params]`); the reply is
 `[1, msgid, error, result]`. LibCarla 0.9.16 prepends call metadata (`[is_async]`) to `params`;
-handlers receive only the real arguments. Anything a client sends that is not a well-formed
-request is answered with an rpc error (or the connection is closed when the bytes are not
-msgpack at all); a handler that raises answers an error too. Nothing a client sends can stop
-the server.
+handlers receive only the real arguments. Every malformed request gets an rpc error reply:
+well-formed msgpack that is not a request, or arguments a handler cannot use, keep the
+connection; bytes that are not msgpack, a request over `MAX_REQUEST` bytes or one left
+unfinished for `REQUEST_TIMEOUT` seconds are answered, then the connection is closed (framing is
+lost). At most `MAX_CONNECTIONS` clients are served at once, so memory stays bounded. A client's
+mistakes are logged as one line; only a handler bug logs a traceback. Nothing a client sends
+can stop the server.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +26,13 @@ import msgpack
 log = logging.getLogger(__name__)
 
 REQUEST, RESPONSE, NOTIFY = 0, 1, 2
-MAX_BUFFER = 64 * 1024 * 1024  # a request larger than this is refused (closes the connection)
+MAX_REQUEST = 4 * 1024 * 1024  # bytes; LibCarla's largest requests are a few kilobytes
+REQUEST_TIMEOUT = 10.0  # seconds a started request may take to arrive in full
+MAX_CONNECTIONS = 32
+POLL = 0.5  # seconds between checks of an idle connection
+SEND_TIMEOUT = 30.0  # seconds a reply may take to go out (a client that stops reading is dropped)
+# what a handler raises when the client sent arguments it cannot use (not a server bug)
+ARGUMENT_ERRORS = (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError)
 
 Handler = Callable[..., Any]
 
@@ -77,7 +87,8 @@ def dispatch(handlers: dict[str, Handler], message: Any) -> tuple[int | None, An
         return msgid, None, handler(*args)
     except RpcError as exc:
         return msgid, str(exc), None
-    except TypeError as exc:
+    except ARGUMENT_ERRORS as exc:
+        log.warning("bad arguments for %s: %s: %s", method, type(exc).__name__, exc)
         return msgid, f"rpclib: bad arguments for '{method}': {exc}", None
     except Exception as exc:  # a handler bug must never take the server down
         log.exception("handler %s failed", method)
@@ -98,8 +109,11 @@ class RpcServer:
         port: int = 2000,
         lock: threading.Lock | None = None,
         on_activity: Callable[[], None] | None = None,
+        request_timeout: float = REQUEST_TIMEOUT,
+        max_request: int = MAX_REQUEST,
     ) -> None:
         self.handlers = handlers
+        self.request_timeout, self.max_request = request_timeout, max_request
         self.lock = lock or threading.Lock()
         self.on_activity = on_activity or (lambda: None)
         self.sock = socket.create_server((host, port), reuse_port=False)
@@ -111,7 +125,13 @@ class RpcServer:
         accept_forever(self.sock, self._closed, self._accepted)
 
     def _accepted(self, conn: socket.socket) -> None:
+        if len(self._conns) >= MAX_CONNECTIONS:
+            with contextlib.suppress(OSError):
+                conn.sendall(_error_reply(0, f"server busy: {MAX_CONNECTIONS} clients connected"))
+            conn.close()
+            return
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.settimeout(POLL)
         self._conns.add(conn)
         threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
@@ -122,33 +142,48 @@ class RpcServer:
                 s.close()
 
     def _serve(self, conn: socket.socket) -> None:
+        # maps decode to pair lists: a map key that Python cannot hash is an argument error
         unpacker = msgpack.Unpacker(
-            raw=False, strict_map_key=False, max_buffer_size=MAX_BUFFER, unicode_errors="replace"
+            raw=False,
+            strict_map_key=False,
+            object_pairs_hook=list,
+            max_buffer_size=self.max_request,
+            unicode_errors="replace",
         )
+        fed = done = 0  # bytes fed to the unpacker; the end of the last complete request
+        started = 0.0  # when the pending request began
         try:
             while not self._closed.is_set():
-                data = conn.recv(1 << 16)
+                try:
+                    data = conn.recv(1 << 16)
+                except TimeoutError:
+                    late = time.monotonic() - started > self.request_timeout
+                    if fed > done and late:
+                        message = f"incomplete after {self.request_timeout:g} s"
+                        _send(conn, _error_reply(0, f"malformed request: {message}"))
+                        return
+                    continue
                 if not data:
                     return
                 self.on_activity()
+                if fed == done:
+                    started = time.monotonic()
                 unpacker.feed(data)
+                fed += len(data)
                 for message in unpacker:
+                    done, started = unpacker.tell(), time.monotonic()
                     with self.lock:
                         msgid, error, result = dispatch(self.handlers, message)
                     if msgid is not None:
-                        conn.sendall(self._pack(msgid, error, result))
-        except (
-            msgpack.ExtraData,
-            msgpack.FormatError,
-            msgpack.StackError,
-            ValueError,
-            msgpack.BufferFull,
-        ) as exc:
-            # bytes that are not msgpack: say so, then hang up (framing is lost)
+                        _send(conn, self._pack(msgid, error, result))
+        except msgpack.BufferFull:
             with contextlib.suppress(OSError):
-                conn.sendall(msgpack.packb([RESPONSE, 0, f"malformed request: {exc}", None]))
+                _send(conn, _error_reply(0, f"request larger than {self.max_request} bytes"))
         except OSError:
             pass
+        except Exception as exc:  # bytes that are not msgpack: say so, then hang up
+            with contextlib.suppress(OSError):
+                _send(conn, _error_reply(0, f"malformed request: {exc}"))
         finally:
             self._conns.discard(conn)
             conn.close()
@@ -159,4 +194,33 @@ class RpcServer:
             return msgpack.packb([RESPONSE, msgid, error, result], use_bin_type=True)
         except (TypeError, ValueError, OverflowError) as exc:
             log.exception("cannot encode the reply to %s", msgid)
-            return msgpack.packb([RESPONSE, msgid, f"server could not encode reply: {exc}", None])
+            return _error_reply(msgid, f"server could not encode reply: {exc}")
+
+
+def _send(conn: socket.socket, data: bytes) -> None:
+    conn.settimeout(SEND_TIMEOUT)
+    try:
+        conn.sendall(data)
+    finally:
+        conn.settimeout(POLL)
+
+
+def _error_reply(msgid: int, message: str) -> bytes:
+    return msgpack.packb([RESPONSE, msgid, message, None])
+
+
+def call(host: str, port: int, method: str, *args, timeout: float = 5.0):
+    """One msgpack-rpc call with LibCarla's metadata prefix; returns (error, result).
+
+    For tests and probes; the generator itself talks to servers through the carla client.
+    """
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(msgpack.packb([REQUEST, 1, method, [[False], *args]]))
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        while True:
+            data = sock.recv(1 << 20)
+            if not data:
+                raise ConnectionError(f"{host}:{port} closed the connection")
+            unpacker.feed(data)
+            for message in unpacker:
+                return message[2], message[3]

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
+from sim.server import landmarks
 from sim.server.protocol import Transform
 from sim.server.render.primitives import (
     CHECKER,
@@ -71,6 +72,7 @@ class Town:
     grass: tuple[float, float, float]
     asphalt: float
     style: str
+    landmarks: list[landmarks.Landmark] = field(default_factory=list)
 
     @cached_property
     def corners(self) -> np.ndarray:
@@ -187,8 +189,10 @@ def make_town(name: str) -> Town:
                 else str(rng.choice(BLOCK_TYPES, p=weights / weights.sum()))
             )
             _block(b, ids, rng, rect, kind)
+    marks: list[landmarks.Landmark] = []
     for road in roads:
-        _street_furniture(b, ids, rng, road, roads, extent)
+        _street_furniture(b, ids, rng, road, roads, extent, marks)
+    marks += landmarks.add_traffic_lights(b, ids, roads, seed + 1)
     statics = b.build()
     inner = max(abs(r.c) for r in roads) + 12.0
     return Town(
@@ -201,6 +205,7 @@ def make_town(name: str) -> Town:
         grass=_jitter(rng, (0.28, 0.42, 0.16), 0.15),
         asphalt=float(rng.uniform(0.17, 0.26)),
         style=str(BLOCK_TYPES[int(np.argmax(weights))]),
+        landmarks=marks,
     )
 
 
@@ -433,7 +438,9 @@ def _car(b: SceneBuilder, ids, rng, x, y, yaw) -> float:
     return length
 
 
-def _street_furniture(b: SceneBuilder, ids, rng, road: RoadSpec, roads, extent: float) -> None:
+def _street_furniture(
+    b: SceneBuilder, ids, rng, road: RoadSpec, roads, extent: float, marks: list
+) -> None:
     cross = sorted(r.c for r in roads if r.axis != road.axis)
     cross_half = {r.c: r.outer_half for r in roads if r.axis != road.axis}
     # free stretches along the road, between the sidewalks of crossing roads
@@ -486,13 +493,15 @@ def _street_furniture(b: SceneBuilder, ids, rng, road: RoadSpec, roads, extent: 
                 b.cylinder(x, y, 0.0, 2.6, 0.05, Tag.POLES, i, (0.6, 0.6, 0.62))
                 color = [(0.8, 0.05, 0.05), (0.05, 0.2, 0.7), (0.95, 0.8, 0.05), (0.95, 0.95, 0.95)]
                 yaw = 0.0 if road.axis == 0 else 90.0
+                plate, k = ids(), int(rng.integers(4))
+                marks.append(landmarks.sign(plate, x, y, 2.85, yaw, red=k == 0))
                 b.add(
                     2,
                     (x, y, 2.85),
                     (0.35, 0.35, 0.03),
                     Tag.TRAFFIC_SIGNS,
-                    ids(),
-                    color[rng.integers(4)],
+                    plate,
+                    color[k],
                     CHECKER if rng.random() < 0.2 else PLAIN,
                     yaw=yaw,
                     pitch=90,

@@ -10,10 +10,11 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
-import msgpack
+from sim.server.rpc import call
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -32,8 +33,10 @@ def env() -> dict:
     return e
 
 
-def start_server(port: int, idle: float = 90.0, towns: str | None = None) -> subprocess.Popen:
-    cmd = [PY, "-m", "sim.server", "--port", str(port), "--idle-timeout", str(idle)]
+def start_server(
+    port: int, idle: float = 90.0, towns: str | None = None, *extra: str
+) -> subprocess.Popen:
+    cmd = [PY, "-m", "sim.server", "--port", str(port), "--idle-timeout", str(idle), *extra]
     if towns:
         cmd += ["--towns", towns]
     proc = subprocess.Popen(
@@ -64,16 +67,34 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 def rpc(port: int, method: str, *args, timeout: float = 10.0):
     """One raw msgpack-rpc call with CARLA's metadata prefix; returns (error, result)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(msgpack.packb([0, 1, method, [[False], *args]]))
-        unpacker = msgpack.Unpacker(raw=False)
-        while True:
-            data = s.recv(1 << 20)
-            if not data:
-                raise ConnectionError("closed")
-            unpacker.feed(data)
-            for msg in unpacker:
-                return msg[2], msg[3]
+    return call("127.0.0.1", port, method, *args, timeout=timeout)
+
+
+CLIENT_PRELUDE = """
+import json, sys
+import carla
+client = carla.Client("127.0.0.1", {port}, worker_threads=1)
+client.set_timeout(10.0)
+"""
+
+
+def run_client(port: int, body: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """Run `body` with the real carla client (`client` connected to `port`) in a child
+    process; the client can crash on a bad reply, the test must not."""
+    code = CLIENT_PRELUDE.format(port=port) + textwrap.dedent(body)
+    return subprocess.run(
+        [PY, "-c", code], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def settings(port: int) -> list:
+    """The server's episode settings as the wire carries them (11 fields)."""
+    err, res = rpc(port, "get_episode_settings")
+    assert err is None, err
+    return res[0][1]
+
+
+CUSTOM_SETTINGS = [False, False, [True, 0.1], False, 0.02, 7, 0.0, True, 1500.0, 900.0, False]
 
 
 def status(port: int) -> dict:

@@ -59,19 +59,33 @@ def test_shards_merge_by_copying(server_port, tmp_path):
         assert ma["camera"] == mw["camera"] and ma["weather"] == mw["weather"]
 
 
-def test_bad_arguments_are_clear(server_port, tmp_path):
-    r = generate(
-        server_port, tmp_path, "--split", "train", "--frames", "2", "--anomalies", "1", check=False
-    )
-    assert r.returncode == 2 and "only in the test split" in r.stderr
-    r = generate(
-        server_port, tmp_path, "--split", "train", "--frames", "2", "--towns", "Town99", check=False
-    )
-    assert r.returncode == 2 and "Town99" in r.stderr and "Town01" in r.stderr
-    generate(server_port, tmp_path, "--split", "validation", "--frames", "1")
-    r = generate(server_port, tmp_path, "--split", "validation", "--frames", "2", check=False)
-    assert r.returncode == 2 and "other arguments" in r.stderr
-    r = generate(
-        server_port, tmp_path, "--split", "test", "--frames", "1", "--towns", "Town04", check=False
-    )
-    assert r.returncode == 2 and "Town04" in r.stderr and "both" in r.stderr
+def _refused(port, out, *args, says=()):
+    r = generate(port, out, *args, check=False)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sim.generate: error: "), r.stderr
+    for text in says:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+def test_bad_arguments_are_one_clear_line(server_port, tmp_path):
+    out = tmp_path / "ds"
+    _refused(server_port, out, "--split", "train", "--frames", "2", "--anomalies", "1",
+             says=["only in the test split"])  # fmt: skip
+    _refused(server_port, out, "--split", "train", "--frames", "2", "--towns", "Town99",
+             says=["Town99", "Town01"])  # fmt: skip
+    _refused(server_port, out, "--split", "train", "--frames", "2", "--towns", "Town12",
+             says=["Town12: a large map"])  # fmt: skip
+    _refused(server_port, out, "--split", "test", "--frames", "0", says=["--frames must be >= 1"])
+    assert not out.exists()  # nothing written before everything is checked (issue 14.4)
+    (tmp_path / "file").write_text("x")
+    for bad in (tmp_path / "file", tmp_path / "file" / "ds"):  # issue 14.3
+        _refused(server_port, bad, "--split", "train", "--frames", "1", says=[str(bad), "file"])
+    generate(server_port, out, "--split", "validation", "--frames", "2")
+    _refused(server_port, out, "--split", "validation", "--frames", "2", "--seed", "5",
+             says=["other arguments", "'seed': (0, 5)"])  # fmt: skip
+    _refused(server_port, out, "--split", "validation", "--frames", "1",
+             says=["already holds 2 frames", "--frames 2"])  # fmt: skip
+    _refused(server_port, out, "--split", "test", "--frames", "1", "--towns", "Town04",
+             says=["Town04", "both"])  # fmt: skip

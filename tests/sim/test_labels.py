@@ -48,12 +48,13 @@ def test_class_names_match_streethazards_reader():
     assert labels.CLASS_NAMES == StreetHazards.CLASSES
 
 
-def test_anomaly_from_instance_ids_with_16_bit_wrap():
+def test_anomaly_mask_overrides_the_tag_class():
     tags = np.array([[Tag.ROADS, Tag.STATIC], [Tag.STATIC, Tag.SKY]], np.uint8)
-    inst = np.array([[0, 5], [70000 & 0xFFFF, 0]], np.uint16)
-    cls = labels.to_classes(tags, inst, [5, 70000])
+    anomaly = np.array([[False, True], [True, False]])
+    cls = labels.to_classes(tags, anomaly)
     assert cls.tolist() == [[labels.ROAD, labels.ANOMALY], [labels.ANOMALY, labels.UNLABELED]]
-    assert labels.to_classes(tags, inst, []).tolist() == [[7, 3], [3, 0]]
+    assert labels.to_classes(tags).tolist() == [[7, 3], [3, 0]]
+    assert labels.instance_code(70000) == 70000 - 65536  # 16 bits: ids wrap
 
 
 def test_annotation_values_are_class_plus_one():
@@ -66,4 +67,3 @@ def test_decode_camera_images():
     bgra[0, 0] = (0x12, 0x34, Tag.CAR, 255)  # B, G, R, A
     assert labels.decode_semantic(bgra)[0, 0] == Tag.CAR
     assert labels.decode_instance(bgra)[0, 0] == 0x1234
-    assert labels.prop_pixels(labels.decode_instance(bgra), [0x1234, 9]) == {0x1234: 1, 9: 0}

@@ -15,7 +15,7 @@ import pytest
 
 from segood.data.paste import list_cutouts
 from segood.errors import SegoodError
-from sim import generate
+from sim import anomaly_set
 from sim.server import props
 from sim.sprites import make_sprites
 
@@ -54,14 +54,13 @@ class FakeLibrary:
 
 
 def test_generator_draws_anomalies_from_the_test_part_only():
-    session = SimpleNamespace(blueprints=FakeLibrary(sorted(props.library())))
-    chosen = dict(generate._anomaly_blueprints(session, generate.parse_args(
-        ["--split", "test", "--frames", "1", "--out", "x"]).anomaly_blueprints))  # fmt: skip
+    library = FakeLibrary(sorted(props.library()))
+    chosen = {p.blueprint: p for p in anomaly_set.resolve(library, ["static.prop.*"], [])}
     assert set(chosen) == set(props.library("test"))
-    assert chosen["static.prop.giantball_l"] == generate.PROP_RADIUS["big"]
+    assert chosen["static.prop.giantball_l"].radius == anomaly_set.FOOTPRINT["big"]
     # asking for reserved props only is an error that says why
     with pytest.raises(SegoodError, match="reserved for outlier-exposure"):
-        generate._anomaly_blueprints(session, "static.prop.snowman_*")
+        anomaly_set.resolve(library, ["static.prop.snowman_*"], [])
 
 
 def test_server_still_offers_every_prop_by_name():

@@ -8,12 +8,15 @@ import pytest
 
 from segood.data import StreetHazards
 from tests.sim.helpers import (
+    CUSTOM_SETTINGS,
     ROOT,
     env,
     frames,
     free_port,
     generate,
     generate_command,
+    rpc,
+    settings,
     start_server,
     status,
     stop_server,
@@ -38,18 +41,33 @@ def _wait_frames(out, n, proc, timeout=60):
 
 
 def test_resume_after_kill_9(server_port, tmp_path):
-    out = tmp_path / "ds"
+    original = settings(server_port)
+    rpc(server_port, "set_episode_settings", CUSTOM_SETTINGS)  # what the server is found with
+    try:
+        _kill_and_resume(server_port, tmp_path / "ds")
+    finally:
+        rpc(server_port, "set_episode_settings", original)
+
+
+def _kill_and_resume(server_port, out):
     args = ("--split", "test", "--frames", "8", "--anomalies", "2")
     proc = _spawn_generator(server_port, out, *args)
     _wait_frames(out, 2, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
+    # what an unclean exit leaves: synchronous mode, the cameras (and props) on the server
+    left = status(server_port)
+    assert left["synchronous"] and len(left["actors"]) >= 3
+    assert list(out.glob(".segood_sim_server_*"))
     # leave the debris a kill can leave: a temporary and an uncommitted image
     town_dir = next((out / "test/images/test").iterdir())
     (town_dir / ".000007.png.tmp-99").write_bytes(b"half")
     (town_dir / "000006.png").write_bytes(b"uncommitted")
     r = generate(server_port, out, *args)
     assert "removed" in r.stderr
+    assert f"destroyed {len(left['actors'])} leftover actor(s)" in r.stderr
+    assert "original settings will be restored" in r.stderr
+    assert settings(server_port) == CUSTOM_SETTINGS and not list(out.glob(".segood_sim_server_*"))
     names = frames(out)
     assert len(names) == 8 and len(set(names)) == 8
     assert len(frames(out, "images")) == 8 and len(frames(out, "annotations")) == 8

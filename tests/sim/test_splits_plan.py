@@ -15,8 +15,13 @@ def test_default_split_is_three_one_two_and_disjoint():
 def test_resolve_checks_the_server_maps():
     assert splits.resolve_towns("test", None, MAPS) == ["Town05", "Town06"]
     assert splits.resolve_towns("train", "town07,Town10HD", MAPS) == ["Town07", "Town10HD"]
-    with pytest.raises(SegoodError, match=r"Town12.*Town01"):
-        splits.resolve_towns("train", "Town12", MAPS)
+    with pytest.raises(SegoodError, match=r"Town99.*Town01"):
+        splits.resolve_towns("train", "Town99", MAPS)
+    with pytest.raises(SegoodError, match="Town13: a large map streams its tiles only near"):
+        splits.resolve_towns("train", "Town13", [*MAPS, "/Game/Carla/Maps/Town13"])
+    base = [m for m in MAPS if m[-6:] not in splits.ADDITIONAL_MAPS]  # CARLA's base package
+    with pytest.raises(SegoodError, match=r"Town06 come\(s\) with CARLA's AdditionalMaps"):
+        splits.resolve_towns("test", None, base)
     with pytest.raises(SegoodError, match="twice"):
         splits.resolve_towns("train", "Town01,Town01", MAPS)
     with pytest.raises(SegoodError, match="split"):
@@ -43,12 +48,18 @@ def test_shards_cover_every_frame_once(n):
     full = plan.plan(17, towns)
     parts = [plan.plan(17, towns, plan.Shard(i, n)) for i in range(n)]
     merged = sorted(f for p in parts for f in p)
-    assert merged == full and len({i for i, _ in merged}) == 17
+    assert merged == sorted(full) and len({i for i, _ in merged}) == 17
 
 
-def test_towns_get_contiguous_equal_blocks():
-    towns = [t for _, t in plan.plan(9, ["A", "B", "C"])]
-    assert towns == ["A"] * 3 + ["B"] * 3 + ["C"] * 3
+def test_a_frame_keeps_its_town_when_the_split_grows():
+    small, big = plan.plan(7, ["A", "B", "C"]), plan.plan(11, ["A", "B", "C"])
+    assert set(small) <= set(big)
+    assert dict(big) == {i: "ABC"[i % 3] for i in range(11)}  # round robin: balanced
+    # made grouped by town (one load each), by index within a town
+    assert [t for _, t in small] == ["A"] * 3 + ["B"] * 2 + ["C"] * 2
+    assert [i for i, _ in small] == [0, 3, 6, 1, 4, 2, 5]
+    with pytest.raises(SegoodError, match="--frames must be >= 1, got 0"):
+        plan.plan(0, ["A"])
 
 
 def test_seeds_are_deterministic_and_distinct():
