@@ -30,7 +30,7 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     assert "FPR95" in first.stdout and str(out / "report") in first.stdout
     assert "sim-hazards (synthetic)" in first.stdout and "StreetHazards " not in first.stdout
     assert "CPU s" in first.stdout and " on " in first.stdout  # stage timings and the CPU
-    for noise in ("FileClient", "HardDiskBackend", "libpng", "Traceback", "WARNING"):
+    for noise in ("FileClient", "HardDiskBackend", "libpng", "Traceback", "WARNING", "ERROR"):
         assert noise not in first.stdout + first.stderr, noise
     second = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
