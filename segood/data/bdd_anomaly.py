@@ -63,6 +63,7 @@ class BDDAnomaly(SegDataset):
     SPLIT_ALIASES: ClassVar[dict[str, str]] = {
         "train": "train", "val": "val", "validation": "val", "test": "test",
     }  # fmt: skip
+    ANOMALY_FREE_SPLITS = ("train", "val")
     EXPECTED_LAYOUT = """\
 <root>/                      (the --out folder of tools/make_bdd_anomaly.py)
 ├── images/

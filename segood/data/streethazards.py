@@ -44,6 +44,7 @@ class StreetHazards(SegDataset):
     SPLIT_ALIASES: ClassVar[dict[str, str]] = {
         "train": "train", "validation": "validation", "val": "validation", "test": "test",
     }  # fmt: skip
+    ANOMALY_FREE_SPLITS = ("train", "validation")
     EXPECTED_LAYOUT = """\
 <root>/
 ├── train/
