@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from segood.data.io import read_image, read_label
-from segood.data.layout import Pair, PairScan, require_clean
+from segood.data.layout import Pair, PairScan, layout_error, require_clean, require_root
 from segood.errors import SegoodError
 
 IGNORE_INDEX = 255
@@ -111,6 +111,20 @@ class SegDataset:
     def scan(cls, root: Path, split: str) -> PairScan:
         """Find the pairs of `split` under `root`; raise only if the layout itself is wrong."""
         raise NotImplementedError
+
+    @classmethod
+    def existing_split_dirs(cls, root: Path, split: str, hint: str) -> tuple[Path, Path | None]:
+        """`split_dirs` once the root and both folders are found, else the layout error
+        naming what is missing, followed by `hint` (what to check)."""
+        require_root(root, cls.NAME, cls.EXPECTED_LAYOUT)
+        image_dir, label_dir = cls.split_dirs(root, split)
+        missing = [d for d in (image_dir, label_dir) if d is not None and not d.is_dir()]
+        if missing:
+            names = " and ".join(str(d) for d in missing)
+            raise layout_error(
+                f"{cls.NAME} split {split!r}: {names} not found; {hint}", cls.EXPECTED_LAYOUT
+            )
+        return image_dir, label_dir
 
     @classmethod
     def raw_label_map(cls) -> dict[int, int | None]:

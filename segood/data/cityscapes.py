@@ -21,7 +21,7 @@ from typing import ClassVar
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 
 from segood.data.base import SegDataset
-from segood.data.layout import PairScan, layout_error, require_root, scan_split
+from segood.data.layout import PairScan, scan_split
 
 IMAGE_ENDING = "_leftImg8bit.png"
 LABEL_ENDING = "_gtFine_labelIds.png"
@@ -84,15 +84,7 @@ class Cityscapes(SegDataset):
 
     @classmethod
     def scan(cls, root: Path, split: str) -> PairScan:
-        require_root(root, cls.NAME, cls.EXPECTED_LAYOUT)
-        image_dir, label_dir = cls.split_dirs(root, split)
-        missing = [d for d in (image_dir, label_dir) if d is not None and not d.is_dir()]
-        if missing:
-            names = " and ".join(str(d) for d in missing)
-            raise layout_error(
-                f"{cls.NAME} split {split!r}: {names} not found; is {root} the folder that holds "
-                "leftImg8bit/ and gtFine/?",
-                cls.EXPECTED_LAYOUT,
-            )
+        hint = f"is {root} the folder that holds leftImg8bit/ and gtFine/?"
+        image_dir, label_dir = cls.existing_split_dirs(root, split, hint)
         return scan_split(image_dir, label_dir, IMAGE_ENDING, LABEL_ENDING, nested=True,
                           companions=True)  # fmt: skip

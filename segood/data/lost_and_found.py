@@ -29,15 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from segood.data.anomaly_benchmark import AnomalyBenchmark
-from segood.data.layout import (
-    Pair,
-    PairScan,
-    layout_error,
-    list_frames,
-    natural_key,
-    require_root,
-    scan_split,
-)
+from segood.data.layout import Pair, PairScan, list_frames, natural_key, scan_split
 from segood.errors import SegoodError
 
 IMAGE_ENDING = "_leftImg8bit.png"
@@ -106,16 +98,8 @@ class LostAndFound(AnomalyBenchmark):
 
     @classmethod
     def scan(cls, root: Path, split: str) -> PairScan:
-        require_root(root, cls.NAME, cls.EXPECTED_LAYOUT)
-        image_dir, label_dir = cls.split_dirs(root, split)
-        missing = [d for d in (image_dir, label_dir) if not d.is_dir()]
-        if missing:
-            names = " and ".join(str(d) for d in missing)
-            raise layout_error(
-                f"{cls.NAME} split {split!r}: {names} not found; is {root} the folder that holds "
-                "leftImg8bit/ and gtCoarse/?",
-                cls.EXPECTED_LAYOUT,
-            )
+        hint = f"is {root} the folder that holds leftImg8bit/ and gtCoarse/?"
+        image_dir, label_dir = cls.existing_split_dirs(root, split, hint)
         select = no_known_test_frames if split == "testNoKnown" else None
         return scan_split(image_dir, label_dir, IMAGE_ENDING, LABEL_ENDING, nested=True,
                           select=select, companions=True)  # fmt: skip
@@ -149,16 +133,11 @@ class FishyscapesLAF(AnomalyBenchmark):
 
     @classmethod
     def scan(cls, root: Path, split: str) -> PairScan:
-        require_root(root, cls.NAME, cls.EXPECTED_LAYOUT)
-        image_dir, label_dir = cls.split_dirs(root, split)
-        missing = [d for d in (image_dir, label_dir) if not d.is_dir()]
-        if missing:
-            names = " and ".join(str(d) for d in missing)
-            raise layout_error(
-                f"{cls.NAME}: {names} not found; extract fishyscapes_lostandfound.zip into a "
-                "folder that holds Lost and Found's leftImg8bit/, and pass that folder",
-                cls.EXPECTED_LAYOUT,
-            )
+        hint = (
+            "extract fishyscapes_lostandfound.zip into a folder that holds Lost and Found's "
+            "leftImg8bit/, and pass that folder"
+        )
+        image_dir, label_dir = cls.existing_split_dirs(root, split, hint)
         scan = PairScan()
         labels = list_frames(label_dir, "_labels.png", False, scan.unexpected)
         for stem in sorted(labels, key=lambda s: natural_key(s.split("_", 1)[-1])):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from segood.data.anomaly_benchmark import AnomalyBenchmark
-from segood.data.layout import Pair, PairScan, layout_error, require_root, visible
+from segood.data.layout import Pair, PairScan, layout_error, visible
 from segood.errors import SegoodError
 
 LABEL_FILE = "labels_semantic.png"
@@ -59,13 +59,11 @@ class RoadAnomaly(AnomalyBenchmark):
 
     @classmethod
     def scan(cls, root: Path, split: str) -> PairScan:
-        require_root(root, cls.NAME, cls.EXPECTED_LAYOUT)
-        frame_list, frames = root / "frame_list.json", root / "frames"
-        missing = [p for p in (frame_list, frames) if not p.exists()]
-        if missing:
-            names = " and ".join(str(p) for p in missing)
-            raise layout_error(f"{cls.NAME}: {names} not found; is {root} the folder the "
-                               "archive extracts to?", cls.EXPECTED_LAYOUT)  # fmt: skip
+        hint = f"is {root} the folder the archive extracts to?"
+        frames, _ = cls.existing_split_dirs(root, split, hint)
+        frame_list = root / "frame_list.json"
+        if not frame_list.is_file():
+            raise layout_error(f"{cls.NAME}: {frame_list} not found; {hint}", cls.EXPECTED_LAYOUT)
         names = read_frame_list(frame_list)
         scan = PairScan()
         absent = []

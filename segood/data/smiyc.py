@@ -29,13 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from segood.data.anomaly_benchmark import AnomalyBenchmark
-from segood.data.layout import (
-    PairScan,
-    layout_error,
-    list_frames,
-    require_root,
-    scan_split,
-)
+from segood.data.layout import PairScan, list_frames, scan_split
 
 LABEL_ENDING = "_labels_semantic.png"
 _UNLABELED_HINT = (
@@ -67,18 +61,12 @@ class SmiycTrack(AnomalyBenchmark):
 
     @classmethod
     def scan(cls, root: Path, split: str) -> PairScan:
-        require_root(root, cls.NAME, cls.EXPECTED_LAYOUT)
-        image_dir, label_dir = cls.split_dirs(root, split)
-        missing = [d for d in (image_dir, label_dir) if d is not None and not d.is_dir()]
-        if missing:
-            names = " and ".join(str(d) for d in missing)
-            hint = (
-                f"pass {root / cls.FOLDER}, the folder the archive extracts to"
-                if (root / cls.FOLDER).is_dir()
-                else f"is {root} the {cls.FOLDER} folder the official archive extracts to?"
-            )
-            raise layout_error(f"{cls.NAME} split {split!r}: {names} not found; {hint}",
-                               cls.EXPECTED_LAYOUT)  # fmt: skip
+        hint = (
+            f"pass {root / cls.FOLDER}, the folder the archive extracts to"
+            if (root / cls.FOLDER).is_dir()
+            else f"is {root} the {cls.FOLDER} folder the official archive extracts to?"
+        )
+        image_dir, label_dir = cls.existing_split_dirs(root, split, hint)
         scan = scan_split(
             image_dir,
             label_dir,
