@@ -134,8 +134,8 @@ class FishyscapesLAF(AnomalyBenchmark):
     @classmethod
     def scan(cls, root: Path, split: str) -> PairScan:
         hint = (
-            "extract fishyscapes_lostandfound.zip into a folder that holds Lost and Found's "
-            "leftImg8bit/, and pass that folder"
+            f"put the label files of fishyscapes_lostandfound.zip in {root / FISHY_LABELS}/, "
+            "beside Lost and Found's leftImg8bit/ (from its leftImg8bit.zip)"
         )
         image_dir, label_dir = cls.existing_split_dirs(root, split, hint)
         scan = PairScan()

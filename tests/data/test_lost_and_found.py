@@ -111,6 +111,12 @@ def test_laf_layout_errors(tmp_path):
         LostAndFound(tmp_path, "test")
     assert "Thumbs.db" in str(err.value)
     (image.parent / "Thumbs.db").unlink()
+    orphan = label.parent / "13_Elly_Beinhorn_Str_000009_000010_gtCoarse_labelIds.png"
+    trees.write_label(orphan, np.zeros(trees.SIZE, np.uint8))
+    with pytest.raises(SegoodError, match="label without image") as err:
+        LostAndFound(tmp_path, "test")
+    assert str(orphan) in str(err.value)
+    orphan.unlink()
     label.unlink()
     with pytest.raises(SegoodError, match="image without label") as err:
         LostAndFound(tmp_path, "test")
@@ -147,7 +153,9 @@ def test_fishyscapes_errors(tmp_path):
     trees.lost_and_found(tmp_path)
     with pytest.raises(SegoodError, match="fishyscapes_lostandfound not found") as err:
         FishyscapesLAF(tmp_path, "validation")
-    assert "extract fishyscapes_lostandfound.zip" in str(err.value)
+    assert f"fishyscapes_lostandfound.zip in {tmp_path / 'fishyscapes_lostandfound'}/" in str(
+        err.value
+    )
     assert "Expected layout:" in str(err.value)
     trees.fishyscapes(tmp_path)
     labels = tmp_path / "fishyscapes_lostandfound"
