@@ -76,7 +76,7 @@ def no_known_test_frames(frame_ids: list[str]) -> list[str]:
 
 class LostAndFound(AnomalyBenchmark):
     """Lost and Found split "train", "test" or "testNoKnown"; labels 0 road, 1 obstacle, void
-    (everything off the road) ignored; items as in `SegDataset`."""
+    (everything off the road) ignored; items as in `SegDataset`, named by frame."""
 
     NAME = "Lost and Found"
     CLASSES = ("road", "obstacle")
@@ -101,8 +101,11 @@ class LostAndFound(AnomalyBenchmark):
         hint = f"is {root} the folder that holds leftImg8bit/ and gtCoarse/?"
         image_dir, label_dir = cls.existing_split_dirs(root, split, hint)
         select = no_known_test_frames if split == "testNoKnown" else None
-        return scan_split(image_dir, label_dir, IMAGE_ENDING, LABEL_ENDING, nested=True,
+        scan = scan_split(image_dir, label_dir, IMAGE_ENDING, LABEL_ENDING, nested=True,
                           select=select, companions=True)  # fmt: skip
+        # Items are named by frame alone, as the official code (and Fishyscapes) names them.
+        scan.pairs = [Pair(p.image_path, p.label_path, frame_name(p.name)) for p in scan.pairs]
+        return scan
 
 
 FISHY_LABELS = "fishyscapes_lostandfound"

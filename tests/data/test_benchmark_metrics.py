@@ -38,7 +38,7 @@ def test_pooled_metrics_equal_sklearn(tmp_path, name, writer, split, encoding):
         scores.append(score)
         anomaly.append(ds.is_anomaly(item["label"]))
         ignore.append(ds.ignore_mask(item["label"]))
-        scored, positive = encoding(raws[item["name"].split("/")[-1]])
+        scored, positive = encoding(raws[item["name"]])
         expected_y.append(positive[scored])
         expected_s.append(score[scored])
     got = ood_metrics(np.stack(scores), np.stack(anomaly), ignore=np.stack(ignore),
