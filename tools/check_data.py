@@ -2,6 +2,13 @@
 
     python tools/check_data.py streethazards data/streethazards [--split test ...]
     python tools/check_data.py bdd_anomaly data/bdd_anomaly
+    python tools/check_data.py smiyc-anomaly data/dataset_AnomalyTrack
+    python tools/check_data.py lostandfound data/lostandfound --split testNoKnown
+
+Datasets: streethazards, bdd_anomaly, smiyc-anomaly, smiyc-obstacle, fishyscapes-laf,
+lostandfound, road-anomaly, cityscapes. By default every split is scanned except those made of
+other splits' frames (SegmentMeIfYouCan "all", Lost and Found "testNoKnown"); splits published
+without labels have their images checked.
 
 Exit 0: clean. Exit 1: problems found (summary table printed). Exit 2: usage or layout error.
 """

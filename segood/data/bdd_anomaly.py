@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from segood.data.base import SegDataset
-from segood.data.layout import PairScan, layout_error, require_root, scan_flat
+from segood.data.layout import PairScan, scan_flat
 
 # BDD100K train ids 0..18 (255 = unlabeled).
 BDD100K_TRAIN_IDS = (
@@ -63,6 +63,7 @@ class BDDAnomaly(SegDataset):
     SPLIT_ALIASES: ClassVar[dict[str, str]] = {
         "train": "train", "val": "val", "validation": "val", "test": "test",
     }  # fmt: skip
+    ANOMALY_FREE_SPLITS = ("train", "val")
     EXPECTED_LAYOUT = """\
 <root>/                      (the --out folder of tools/make_bdd_anomaly.py)
 ├── images/
@@ -83,18 +84,11 @@ class BDDAnomaly(SegDataset):
 
     @classmethod
     def scan(cls, root: Path, split: str) -> PairScan:
-        require_root(root, cls.NAME, cls.EXPECTED_LAYOUT)
-        image_dir, label_dir = cls.split_dirs(root, split)
-        missing = [d for d in (image_dir, label_dir) if not d.is_dir()]
-        if missing:
-            names = " and ".join(str(d) for d in missing)
-            hint = (
-                "this looks like the BDD100K release itself: build BDD-Anomaly from it with "
-                f"tools/make_bdd_anomaly.py --bdd-root {root} --out OUT"
-                if (root / "images" / "10k").is_dir() or (root / "seg").is_dir()
-                else "build it with tools/make_bdd_anomaly.py --bdd-root BDD100K --out ROOT"
-            )
-            raise layout_error(
-                f"{cls.NAME} split {split!r}: {names} not found; {hint}.", cls.EXPECTED_LAYOUT
-            )
+        hint = (
+            "this looks like the BDD100K release itself: build BDD-Anomaly from it with "
+            f"tools/make_bdd_anomaly.py --bdd-root {root} --out OUT."
+            if (root / "images" / "10k").is_dir() or (root / "seg").is_dir()
+            else "build it with tools/make_bdd_anomaly.py --bdd-root BDD100K --out ROOT."
+        )
+        image_dir, label_dir = cls.existing_split_dirs(root, split, hint)
         return scan_flat(image_dir, label_dir, ".jpg", ".png", prefix=f"{split}/")

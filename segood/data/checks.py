@@ -1,9 +1,11 @@
 """Scan a dataset and report every problem, with counts, instead of stopping at the first.
 
 Problems found per split: images without a label, labels without an image, stray files,
-unreadable files, image/label size mismatches, raw label values outside the dataset's range,
-anomaly classes outside the test split, and empty splits. A missing root or a wrong layout is
-not a finding but a SegoodError (the tool exits 2 on it), since nothing can be scanned.
+unreadable files, image/label size mismatches, raw label values the dataset never holds,
+anomaly classes in a split that must have none (StreetHazards' and BDD-Anomaly's train and
+validation splits), and empty splits. Splits published without labels have their images
+decoded only. A missing root or a wrong layout is not a finding but a SegoodError (the tool
+exits 2 on it), since nothing can be scanned.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ KINDS = (
     "label value out of range",
     "anomaly outside test",
 )
+# "anomaly outside test" means: anomaly class ids in one of the dataset's ANOMALY_FREE_SPLITS.
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ def check_pair(cls: type[SegDataset], split: str, pair: Pair) -> list[Problem]:
     except SegoodError as err:
         problems.append(Problem("unreadable file", split, pair.image_path, _reason(err)))
         image = None
+    if pair.label_path is None:
+        return problems
     try:
         raw = read_label(pair.label_path)
     except SegoodError as err:
@@ -112,12 +117,12 @@ def check_pair(cls: type[SegDataset], split: str, pair: Pair) -> list[Problem]:
         detail = f"label {raw.shape[1]}x{raw.shape[0]}, image {image.shape[1]}x{image.shape[0]}"
         problems.append(Problem("size mismatch", split, pair.label_path, detail))
     values = np.unique(raw)
-    bad = values[values > cls.max_raw_value()]
-    if bad.size:
-        detail = f"raw values {bad.tolist()} (valid 0..{cls.max_raw_value()})"
+    bad = cls.invalid_raw_values(values)
+    if bad:
+        detail = f"raw values {bad} (valid {cls.raw_values_text()})"
         problems.append(Problem("label value out of range", split, pair.label_path, detail))
-    if split != "test":
-        anomalies = sorted(set((values - 1).tolist()) & set(cls.anomaly_ids))
+    if split in cls.ANOMALY_FREE_SPLITS:
+        anomalies = sorted(cls.raw_to_class_ids(values) & set(cls.anomaly_ids))
         if anomalies:
             detail = f"anomaly class id(s) {anomalies} in a {split} split"
             problems.append(Problem("anomaly outside test", split, pair.label_path, detail))
@@ -127,11 +132,16 @@ def check_pair(cls: type[SegDataset], split: str, pair: Pair) -> list[Problem]:
 def check_dataset(
     name: str, root: str | Path, splits: Sequence[str] | None = None, progress: bool = False
 ) -> CheckReport:
-    """Scan `splits` (default: all) of dataset `name` at `root` and collect every problem."""
+    """Scan `splits` of dataset `name` at `root` and collect every problem.
+
+    Default: every split except those made of other splits' frames (`SUBSET_SPLITS`, e.g.
+    SegmentMeIfYouCan's "all"), which would only be scanned twice.
+    """
     cls = dataset_class(name)
     root = Path(root)
     report = CheckReport(cls.NAME, root)
-    for split in [cls.canonical_split(s) for s in splits] if splits else cls.splits():
+    default = [s for s in cls.splits() if s not in cls.SUBSET_SPLITS]
+    for split in [cls.canonical_split(s) for s in splits] if splits else default:
         scan = cls.scan(root, split)  # raises on a missing root or a wrong layout
         report.pairs[split] = len(scan.pairs)
         for kind, paths in scan.problems().items():

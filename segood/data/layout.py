@@ -1,16 +1,19 @@
 """Finding image/label pairs on disk, and the one error a wrong layout produces.
 
 A dataset split is an image folder and a label folder with the same structure: either flat
-(`images/<stem>.jpg` beside `labels/<stem>.png`) or one level of sub-folders (towns, cities)
-found by listing. An image and its label share a file stem. The scan reports every image without
-a label, every label without an image and every stray file; it never drops anything, so a loader
-can refuse an inconsistent split and `checks.py` can count the problems.
+(`images/<id>.jpg` beside `labels/<id>.png`) or one level of sub-folders (towns, cities)
+found by listing. An image and its label share a frame id: the file name less a fixed ending
+(".png", or "_leftImg8bit.png" beside "_gtFine_labelIds.png" in Cityscapes' naming). Several
+splits may share one folder (a split then selects its frame ids), and a split may have no
+labels at all. The scan reports every image without a label, every label without an image and
+every stray file; it never drops anything, so a loader can refuse an inconsistent split and
+`checks.py` can count the problems.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +27,7 @@ class Pair:
     """One sample: an image, its label, and a stable unique name such as "t5/300"."""
 
     image_path: Path
-    label_path: Path
+    label_path: Path | None  # None in a split published without labels
     name: str
 
 
@@ -72,26 +75,91 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-def _visible(folder: Path) -> list[Path]:
+def visible(folder: Path) -> list[Path]:
     """Entries of `folder` in natural order, skipping hidden files (".DS_Store", temp files)."""
     return sorted((p for p in folder.iterdir() if not p.name.startswith(".")),
                   key=lambda p: natural_key(p.name))  # fmt: skip
 
 
-def _files_by_stem(
-    folder: Path, suffix: str, stem_suffix: str, unexpected: list[Path]
-) -> dict[str, Path]:
-    """Map stem -> file for files named `<stem><stem_suffix><suffix>`; others go to unexpected."""
-    ending = stem_suffix + suffix
+def _files_by_ending(folder: Path, ending: str, others: list[Path]) -> dict[str, Path]:
+    """Map id -> file for files named `<id><ending>` (case-insensitive); others go to `others`."""
     found: dict[str, Path] = {}
-    if not folder.is_dir():
-        return found
-    for path in _visible(folder):
+    for path in visible(folder):
         if path.is_file() and path.name.lower().endswith(ending.lower()):
             found[path.name[: len(path.name) - len(ending)]] = path
         else:
-            unexpected.append(path)
+            others.append(path)
     return found
+
+
+def list_frames(folder: Path, ending: str, nested: bool, others: list[Path]) -> dict[str, Path]:
+    """Frame id -> file for the files `<id><ending>` in `folder` (nothing if it is missing).
+
+    `nested`: the files sit one level down, in sub-folders found by listing (towns, cities), and
+    ids are `<sub-folder>/<stem>`; files directly inside `folder` then go to `others`, as does
+    every entry that does not fit the pattern.
+    """
+    if not folder.is_dir():
+        return {}
+    if not nested:
+        return _files_by_ending(folder, ending, others)
+    found: dict[str, Path] = {}
+    for entry in visible(folder):
+        if not entry.is_dir():
+            others.append(entry)
+            continue
+        inside = _files_by_ending(entry, ending, others)
+        found.update({f"{entry.name}/{stem}": path for stem, path in inside.items()})
+    return found
+
+
+def _is_companion(path: Path, folder: Path, frame_ids: set[str]) -> bool:
+    """True if `path` is named `<frame id>_...` or `<frame id>.<...>` for a known frame.
+
+    Published label folders hold side files next to the label maps (colour renderings,
+    instance maps, polygon files); they belong to a frame and are not strays.
+    """
+    relative = path.relative_to(folder).as_posix()
+    cuts = (i for i, char in enumerate(relative) if char in "_.")
+    return any(relative[:i] in frame_ids for i in cuts)
+
+
+def scan_split(
+    image_dir: Path,
+    label_dir: Path | None,
+    image_ending: str,
+    label_ending: str = "",
+    *,
+    nested: bool = False,
+    prefix: str = "",
+    select: Callable[[list[str]], Iterable[str]] | None = None,
+    companions: bool = False,
+) -> PairScan:
+    """Pair image `<id><image_ending>` with label `<id><label_ending>` (see `list_frames`).
+
+    select: given every frame id found in `image_dir`, returns the ids of this split (the
+        others belong to other splits sharing the folder and are neither paired nor reported).
+    label_dir: None for a split published without labels (pairs get no label path).
+    companions: accept side files `<id>_*` / `<id>.*` of known frames in `label_dir`.
+    Names are `prefix + id`; pairs are in natural order of the id.
+    """
+    scan = PairScan()
+    images = list_frames(image_dir, image_ending, nested, scan.unexpected)
+    wanted = set(select(sorted(images)) if select else images)
+    if label_dir is None:
+        scan.pairs = [Pair(images[i], None, prefix + i) for i in sorted(wanted, key=natural_key)]
+        return scan
+    others: list[Path] = []
+    labels = list_frames(label_dir, label_ending, nested, others)
+    known = set(images) if companions else set()
+    scan.unexpected += [p for p in others if not _is_companion(p, label_dir, known)]
+    scan.missing_image = [labels[i] for i in sorted(labels.keys() - images.keys(), key=natural_key)]
+    for frame in sorted(wanted, key=natural_key):
+        if frame in labels:
+            scan.pairs.append(Pair(images[frame], labels[frame], prefix + frame))
+        else:
+            scan.missing_label.append(images[frame])
+    return scan
 
 
 def scan_flat(
@@ -102,23 +170,10 @@ def scan_flat(
     label_stem_suffix: str = "",
     prefix: str = "",
 ) -> PairScan:
-    """Pair image and label files by stem.
-
-    Image `image_dir/<stem><image_suffix>` goes with label
-    `label_dir/<stem><label_stem_suffix><label_suffix>`.
-    Names are `prefix + stem`; pairs are in natural order of the stem.
-    """
-    scan = PairScan()
-    images = _files_by_stem(image_dir, image_suffix, "", scan.unexpected)
-    labels = _files_by_stem(label_dir, label_suffix, label_stem_suffix, scan.unexpected)
-    for stem in sorted(images.keys() | labels.keys(), key=natural_key):
-        if stem not in labels:
-            scan.missing_label.append(images[stem])
-        elif stem not in images:
-            scan.missing_image.append(labels[stem])
-        else:
-            scan.pairs.append(Pair(images[stem], labels[stem], prefix + stem))
-    return scan
+    """Pair image `image_dir/<stem><image_suffix>` with label
+    `label_dir/<stem><label_stem_suffix><label_suffix>`; names are `prefix + stem`."""
+    return scan_split(image_dir, label_dir, image_suffix, label_stem_suffix + label_suffix,
+                      prefix=prefix)  # fmt: skip
 
 
 def scan_towns(image_dir: Path, label_dir: Path, image_suffix: str, label_suffix: str) -> PairScan:
@@ -128,24 +183,7 @@ def scan_towns(image_dir: Path, label_dir: Path, image_suffix: str, label_suffix
     counterparts for all its files. Files directly inside the two folders are unexpected.
     Names are `<town>/<stem>`.
     """
-    scan = PairScan()
-    towns: set[str] = set()
-    for folder in (image_dir, label_dir):
-        if folder.is_dir():
-            for entry in _visible(folder):
-                if entry.is_dir():
-                    towns.add(entry.name)
-                else:
-                    scan.unexpected.append(entry)
-    for town in sorted(towns, key=natural_key):
-        part = scan_flat(
-            image_dir / town, label_dir / town, image_suffix, label_suffix, prefix=f"{town}/"
-        )
-        scan.pairs += part.pairs
-        scan.missing_label += part.missing_label
-        scan.missing_image += part.missing_image
-        scan.unexpected += part.unexpected
-    return scan
+    return scan_split(image_dir, label_dir, image_suffix, label_suffix, nested=True)
 
 
 def require_root(root: Path, dataset: str, expected_tree: str) -> Path:

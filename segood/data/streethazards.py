@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from segood.data.base import SegDataset
-from segood.data.layout import PairScan, layout_error, require_root, scan_towns
+from segood.data.layout import PairScan, scan_towns
 
 # split -> (top folder, sub folder)
 _FOLDERS = {"train": ("train", "training"), "validation": ("train", "validation"),
@@ -44,6 +44,7 @@ class StreetHazards(SegDataset):
     SPLIT_ALIASES: ClassVar[dict[str, str]] = {
         "train": "train", "validation": "validation", "val": "validation", "test": "test",
     }  # fmt: skip
+    ANOMALY_FREE_SPLITS = ("train", "validation")
     EXPECTED_LAYOUT = """\
 <root>/
 ├── train/
@@ -66,14 +67,6 @@ class StreetHazards(SegDataset):
 
     @classmethod
     def scan(cls, root: Path, split: str) -> PairScan:
-        require_root(root, cls.NAME, cls.EXPECTED_LAYOUT)
-        image_dir, label_dir = cls.split_dirs(root, split)
-        missing = [d for d in (image_dir, label_dir) if not d.is_dir()]
-        if missing:
-            names = " and ".join(str(d) for d in missing)
-            raise layout_error(
-                f"{cls.NAME} split {split!r}: {names} not found; is {root} the folder that "
-                "holds train/ and test/?",
-                cls.EXPECTED_LAYOUT,
-            )
+        hint = f"is {root} the folder that holds train/ and test/?"
+        image_dir, label_dir = cls.existing_split_dirs(root, split, hint)
         return scan_towns(image_dir, label_dir, ".png", ".png")

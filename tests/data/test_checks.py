@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from segood.data import DATASETS
 from segood.data.checks import check_dataset
 from tests.conftest import write_gray
+from tests.data import trees
 
 LABELS = "test/annotations/test/t5"
 
@@ -63,6 +66,56 @@ def test_usage_and_layout_errors_exit_2(tmp_path, load_tool, capsys):
     assert tool.main(["streethazards", str(tmp_path / "nowhere"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Expected layout:" in err
-    assert tool.main(["cityscapes", str(tmp_path)]) == 2
+    assert tool.main(["mapillary", str(tmp_path)]) == 2
     assert "unknown dataset" in capsys.readouterr().err
     assert tool.main(["streethazards", str(tmp_path), "--split", "nope"]) == 2
+
+
+# --- the road-anomaly benchmarks and Cityscapes ---------------------------------------------
+# name, tree writer, expected pairs per split scanned by default (subset splits left out)
+BENCHMARKS = [
+    ("smiyc-anomaly", "smiyc_anomaly", {"validation": 3, "test": 3}),
+    ("smiyc-obstacle", "smiyc_obstacle",
+     {"validation": 3, "test": 3, "night": 1, "snowstorm": 2}),
+    ("fishyscapes-laf", "fishyscapes", {"validation": 2}),
+    ("lostandfound", "lost_and_found", {"train": 2, "test": 2}),
+    ("road-anomaly", "road_anomaly", {"test": 2}),
+    ("cityscapes", "cityscapes", {"train": 2, "val": 1, "test": 1}),
+]  # fmt: skip
+
+
+def test_every_dataset_is_known_to_check_data():
+    assert {b[0] for b in BENCHMARKS} | {"streethazards", "bdd_anomaly"} == set(DATASETS)
+
+
+@pytest.mark.parametrize(("name", "writer", "pairs"), BENCHMARKS, ids=[b[0] for b in BENCHMARKS])
+def test_clean_benchmark(tmp_path, load_tool, capsys, name, writer, pairs):
+    getattr(trees, writer)(tmp_path)
+    report = check_dataset(name, tmp_path)
+    assert report.ok, report.render()
+    assert report.pairs == pairs  # anomalies in labelled validation splits are no problem
+    assert load_tool("check_data").main([name, str(tmp_path), "--no-progress"]) == 0
+    assert "no problems found" in capsys.readouterr().out
+
+
+def test_benchmark_problems_are_counted(tmp_path, load_tool, capsys):
+    trees.cityscapes(tmp_path)
+    label = tmp_path / "gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_labelIds.png"
+    write_gray(label, np.full(trees.SIZE, 40, np.uint8))
+    image = tmp_path / "leftImg8bit/test/berlin/berlin_000000_000019_leftImg8bit.png"
+    image.write_bytes(b"broken")  # an image of the unlabeled test split is still checked
+    report = check_dataset("cityscapes", tmp_path)
+    assert {(k, s): n for (k, s), n in report.counts().items()} == {
+        ("label value out of range", "val"): 1, ("unreadable file", "test"): 1,
+    }  # fmt: skip
+    assert "Cityscapes label ids 0..33" in report.render()
+    assert load_tool("check_data").main(["cityscapes", str(tmp_path), "--no-progress"]) == 1
+
+
+def test_subset_splits_on_request(tmp_path, load_tool, capsys):
+    trees.smiyc_anomaly(tmp_path)
+    assert check_dataset("smiyc-anomaly", tmp_path, ["all"]).pairs == {"all": 6}
+    trees.lost_and_found(tmp_path / "laf")
+    tool = load_tool("check_data")
+    assert tool.main(["lostandfound", str(tmp_path / "laf"), "--split", "testNoKnown"]) == 2
+    assert "1203" in capsys.readouterr().err

@@ -91,8 +91,9 @@ def test_transform_output(tmp_path, make_streethazards):
 def test_build_dataset(tmp_path, make_streethazards):
     root = make_streethazards(tmp_path)
     assert isinstance(build_dataset("streethazards", root, "test"), StreetHazards)
-    with pytest.raises(SegoodError, match="unknown dataset 'cityscapes'"):
-        build_dataset("cityscapes", root, "test")
+    with pytest.raises(SegoodError, match="unknown dataset 'mapillary'") as err:
+        build_dataset("mapillary", root, "test")
+    assert "smiyc-anomaly" in str(err.value) and "cityscapes" in str(err.value)
 
 
 # --- error paths -------------------------------------------------------------------------
