@@ -1,47 +1,6 @@
-"""Build BDD-Anomaly from the BDD100K 10K semantic-segmentation release.
+"""`segood-make-bdd` (segood/cli/make_bdd.py): build BDD-Anomaly from BDD100K."""
 
-    python tools/make_bdd_anomaly.py --bdd-root BDD100K --out data/bdd_anomaly [--force]
-
-Output: OUT/images/{train,val,test}/<stem>.jpg, OUT/labels/{train,val,test}/<stem>.png,
-OUT/manifest.json. Rules and remap: segood/data/make_bdd.py. Exit 0 on success, 2 on an error
-you can fix (the message says how). Re-running after an interruption resumes safely.
-"""
-
-from __future__ import annotations
-
-import argparse
-import sys
-
-from segood.arguments import check_output_dir
-from segood.data.make_bdd import EXPECTED_COUNTS, build_bdd_anomaly
-from segood.errors import SegoodError
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument(
-        "--bdd-root", required=True, help="BDD100K folder (images/ + labels/, or seg/)"
-    )
-    parser.add_argument("--out", required=True, help="output folder for BDD-Anomaly")
-    parser.add_argument(
-        "--force", action="store_true", help="rebuild a finished output and delete stale files"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = parser.parse_args(argv)
-    try:
-        check_output_dir(args.out, "--out")
-        result = build_bdd_anomaly(args.bdd_root, args.out, args.force, not args.no_progress)
-    except SegoodError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    source = f"the {result.layout} layout at {result.source_root}"
-    print(f"BDD-Anomaly written to {args.out} (from {source})")
-    for split, n in result.counts.items():
-        print(f"  {split:<5} {n:>6,}   (real BDD100K 10K: {EXPECTED_COUNTS[split]:,})")
-    if result.removed:
-        print(f"  removed {len(result.removed)} stale file(s)")
-    return 0
-
+from segood.cli.make_bdd import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

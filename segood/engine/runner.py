@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,13 +32,20 @@ from mmengine.runner import Runner
 
 from segood.arguments import check_output_dir
 from segood.engine.checkpoint import remove_stale_temporaries
-from segood.errors import SegoodError
+from segood.errors import SegoodError, user_message
 
 DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
 
 
 def load_config(path: str | Path, options: Mapping[str, Any] | None = None) -> Config:
+    """A training config: `read_config`, then the keys and loop numbers training needs."""
+    cfg = read_config(path, options)
+    check_config(cfg, path)
+    return cfg
+
+
+def read_config(path: str | Path, options: Mapping[str, Any] | None = None) -> Config:
     """Config.fromfile(path) + options (dotted keys), with one clear error if it fails."""
     path = Path(path)
     if not path.is_file():
@@ -57,7 +63,6 @@ def load_config(path: str | Path, options: Mapping[str, Any] | None = None) -> C
         set_data_root(cfg, options["data_root"])
     if "outlier_sprites" in options:
         set_outlier_sprites(cfg, options["outlier_sprites"], path)
-    check_config(cfg, path)
     return cfg
 
 
@@ -244,8 +249,3 @@ def _drop_missing_vis_backends(cfg: Config) -> None:
             b for b in vis["vis_backends"] if b.get("type") != "TensorboardVisBackend"
         ]
 
-
-def user_message(e: BaseException) -> str:
-    """The message of `e` without mmengine's "class `X` in module: " build prefixes."""
-    text = str(e.args[0]) if e.args else str(e)
-    return re.sub(r"^(class `\w+` in [\w.]+: )+", "", text)
