@@ -1,14 +1,10 @@
 """Command-line value checks shared by the tools (segood.arguments), and make_bdd_anomaly's."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from segood.arguments import check_count, check_device, check_output_dir
+from segood.cli import make_bdd
 from segood.errors import SegoodError
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_output_dir_may_be_new_or_an_existing_folder(tmp_path):
@@ -48,12 +44,9 @@ def test_devices():
 
 
 def test_make_bdd_anomaly_out_under_a_file(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("_bdd_tool", REPO / "tools/make_bdd_anomaly.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     (tmp_path / "file").write_text("x")
     out = tmp_path / "file" / "bdd"
-    assert tool.main(["--bdd-root", str(tmp_path), "--out", str(out), "--no-progress"]) == 2
+    assert make_bdd.main(["--bdd-root", str(tmp_path), "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert (
         err

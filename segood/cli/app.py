@@ -40,8 +40,9 @@ def command(name: str, resume_hint: str = "") -> Callable[[Main], Main]:
 
 
 def parser(doc: str | None, **kwargs) -> argparse.ArgumentParser:
-    """An ArgumentParser described by the first line of the tool's docstring, with `--version`."""
-    description = (doc or "").strip().split("\n")[0]
+    """An ArgumentParser described by the first paragraph of the tool's docstring, with
+    `--version`."""
+    description = " ".join((doc or "").split("\n\n")[0].split())
     p = argparse.ArgumentParser(description=description, **kwargs)
     p.add_argument("--version", action="version", version=f"segood {package_version()}")
     return p

@@ -2,17 +2,13 @@
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from segood.classification.energy_finetune import energy_bounded_loss, energy_terms
+from segood.cli import eval_cls
 from segood.errors import SegoodError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-import eval_cls
 
 
 def test_loss_by_hand():

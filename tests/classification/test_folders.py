@@ -2,18 +2,15 @@
 synthetic OOD sets, MC dropout on classifiers, and the hook for gradient-based scorers."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from segood import scorers
+from segood.cli import eval_cls
 from segood.scorers.base import Scorer
 from segood.scorers.registry import _SCORERS
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-import eval_cls
 
 
 def save_weights(path: Path, arch: str, use_timm: bool = False) -> Path:

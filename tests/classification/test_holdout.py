@@ -1,8 +1,6 @@
 """Hold-out-class benchmark on the bundled digits: 2 held-out classes, 1 epoch."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +8,8 @@ from sklearn.metrics import average_precision_score
 
 from segood.classification.holdout import holdout_class, run_holdout
 from segood.classification.training import digits
+from segood.cli import eval_cls
 from segood.errors import SegoodError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-import eval_cls
 
 
 @pytest.fixture(scope="module")

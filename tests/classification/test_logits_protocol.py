@@ -1,15 +1,12 @@
 """tools/eval_cls.py logits: saved .npz -> every scorer -> reports; bad input -> exit 2."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-import eval_cls
+from segood.cli import eval_cls
 
 
 def run(*argv):

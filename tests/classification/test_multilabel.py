@@ -1,17 +1,13 @@
 """Multi-label protocol: the section-4 scorers from the registry, iForest / LOF on features."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.neighbors import LocalOutlierFactor
 
 from segood.classification.multilabel import demo_sets, digit_pairs
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-import eval_cls
+from segood.cli import eval_cls
 
 
 def multilabel_npz(tmp_path, rng):

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from segood.cli import make_bdd
 from segood.data import BDDAnomaly, build_dataset
 from segood.data.bdd_anomaly import REMAP_TABLE
 from segood.data.make_bdd import build_bdd_anomaly, remap_label, target_split
@@ -123,18 +124,17 @@ def test_loader_reads_builder_output(bdd_anomaly_root):
     assert any((train[i]["label"] == 0).any() for i in range(len(train)))  # 255 -> other
 
 
-def test_tool_prints_counts(tmp_path, make_bdd100k, load_tool, capsys):
+def test_tool_prints_counts(tmp_path, make_bdd100k, capsys):
     src = make_bdd100k(tmp_path / "bdd100k")
-    tool = load_tool("make_bdd_anomaly")
     argv = ["--bdd-root", str(src), "--out", str(tmp_path / "out"), "--no-progress"]
-    assert tool.main(argv) == 0
+    assert make_bdd.main(argv) == 0
     printed = capsys.readouterr().out
     lines = {line.split()[0]: line.split()[1] for line in printed.splitlines()[1:4]}
     assert lines == {"train": "3", "val": "2", "test": "4"}
     assert "6,280" in printed
-    assert tool.main(argv) == 2  # finished: refuses without --force
+    assert make_bdd.main(argv) == 2  # finished: refuses without --force
     assert "--force" in capsys.readouterr().err
-    assert tool.main([*argv, "--force"]) == 0
+    assert make_bdd.main([*argv, "--force"]) == 0
 
 
 def test_resume_after_interruption(tmp_path, make_bdd100k):

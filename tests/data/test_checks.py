@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from segood.cli import check_data
 from segood.data import DATASETS
 from segood.data.checks import check_dataset
 from tests.conftest import write_gray
@@ -13,15 +14,15 @@ from tests.data import trees
 LABELS = "test/annotations/test/t5"
 
 
-def test_clean_dataset(tmp_path, make_streethazards, load_tool, capsys):
+def test_clean_dataset(tmp_path, make_streethazards, capsys):
     root = make_streethazards(tmp_path)
     report = check_dataset("streethazards", root)
     assert report.ok and report.pairs == {"train": 4, "validation": 2, "test": 3}
     assert "no problems found" in report.render()
-    assert load_tool("check_data").main(["streethazards", str(root), "--no-progress"]) == 0
+    assert check_data.main(["streethazards", str(root), "--no-progress"]) == 0
 
 
-def test_every_problem_is_counted(tmp_path, make_streethazards, load_tool, capsys):
+def test_every_problem_is_counted(tmp_path, make_streethazards, capsys):
     root = make_streethazards(tmp_path, n_test=6)
     (root / "test/images/test/t5/0.png").unlink()  # label without image
     (root / LABELS / "1.png").unlink()  # image without label
@@ -40,7 +41,7 @@ def test_every_problem_is_counted(tmp_path, make_streethazards, load_tool, capsy
         "anomaly outside test": 1,
     }
     assert report.counts()[("anomaly outside test", "train")] == 1
-    tool = load_tool("check_data")
+    tool = check_data
     assert tool.main(["streethazards", str(root), "--split", "test", "--no-progress"]) == 1
     out = capsys.readouterr().out
     assert "size mismatch" in out and str(root / LABELS / "2.png") in out
@@ -61,8 +62,8 @@ def test_bdd_anomaly(bdd_anomaly_root):
     assert [(p.kind, p.path) for p in report.problems] == [("anomaly outside test", victim)]
 
 
-def test_usage_and_layout_errors_exit_2(tmp_path, load_tool, capsys):
-    tool = load_tool("check_data")
+def test_usage_and_layout_errors_exit_2(tmp_path, capsys):
+    tool = check_data
     assert tool.main(["streethazards", str(tmp_path / "nowhere"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Expected layout:" in err
@@ -89,16 +90,16 @@ def test_every_dataset_is_known_to_check_data():
 
 
 @pytest.mark.parametrize(("name", "writer", "pairs"), BENCHMARKS, ids=[b[0] for b in BENCHMARKS])
-def test_clean_benchmark(tmp_path, load_tool, capsys, name, writer, pairs):
+def test_clean_benchmark(tmp_path, capsys, name, writer, pairs):
     getattr(trees, writer)(tmp_path)
     report = check_dataset(name, tmp_path)
     assert report.ok, report.render()
     assert report.pairs == pairs  # anomalies in labelled validation splits are no problem
-    assert load_tool("check_data").main([name, str(tmp_path), "--no-progress"]) == 0
+    assert check_data.main([name, str(tmp_path), "--no-progress"]) == 0
     assert "no problems found" in capsys.readouterr().out
 
 
-def test_benchmark_problems_are_counted(tmp_path, load_tool, capsys):
+def test_benchmark_problems_are_counted(tmp_path, capsys):
     trees.cityscapes(tmp_path)
     label = tmp_path / "gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_labelIds.png"
     write_gray(label, np.full(trees.SIZE, 40, np.uint8))
@@ -109,13 +110,13 @@ def test_benchmark_problems_are_counted(tmp_path, load_tool, capsys):
         ("label value out of range", "val"): 1, ("unreadable file", "test"): 1,
     }  # fmt: skip
     assert "Cityscapes label ids 0..33" in report.render()
-    assert load_tool("check_data").main(["cityscapes", str(tmp_path), "--no-progress"]) == 1
+    assert check_data.main(["cityscapes", str(tmp_path), "--no-progress"]) == 1
 
 
-def test_subset_splits_on_request(tmp_path, load_tool, capsys):
+def test_subset_splits_on_request(tmp_path, capsys):
     trees.smiyc_anomaly(tmp_path)
     assert check_dataset("smiyc-anomaly", tmp_path, ["all"]).pairs == {"all": 6}
     trees.lost_and_found(tmp_path / "laf")
-    tool = load_tool("check_data")
+    tool = check_data
     assert tool.main(["lostandfound", str(tmp_path / "laf"), "--split", "testNoKnown"]) == 2
     assert "1203" in capsys.readouterr().err

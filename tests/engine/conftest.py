@@ -28,20 +28,17 @@ def sh_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def train_main():
-    """tools/train.py's main, loaded in-process (fast; returns the exit code)."""
-    import importlib.util
+    """segood-train's main, in-process (fast; returns the exit code)."""
+    from segood.cli.train import main
 
-    spec = importlib.util.spec_from_file_location("_tool_train", REPO / "tools" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return main
 
 
 def run_tool(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """python tools/train.py ARGS in a subprocess (repo on PYTHONPATH for test hooks)."""
+    """segood-train ARGS in a subprocess (repo on PYTHONPATH for test hooks)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, str(REPO / "tools" / "train.py"), *args],
+        [sys.executable, "-m", "segood.cli.train", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

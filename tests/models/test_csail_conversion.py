@@ -3,20 +3,13 @@ and every way a conversion can fail is one clear error."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
+from segood.cli import convert as convert_checkpoint
 from segood.errors import SegoodError
 from segood.models import load_network
 from tests.models.csail_reference import random_decoder, random_encoder, reference_logits
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "convert_checkpoint.py"
-_spec = importlib.util.spec_from_file_location("_tool_convert_checkpoint", TOOL)
-convert_checkpoint = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(convert_checkpoint)
 
 FC_DIM = {18: 512, 50: 2048, 101: 2048}
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from segood.cli import convert as convert_checkpoint
 from segood.models import load_network
 from tests.models.mmseg_reference import mmseg_logits, random_mmseg_pspnet
-from tests.models.test_csail_conversion import convert_checkpoint
 
 
 def convert(path, out, *extra) -> int:

@@ -4,8 +4,6 @@ RGBA sprites rendered from the reserved part."""
 from __future__ import annotations
 
 import fnmatch
-import runpy
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from segood.cli import make_sprites as make_sprites_tool
 from segood.data.paste import list_cutouts
 from segood.errors import SegoodError
 from sim import anomaly_set
@@ -88,11 +87,7 @@ def test_sprites_are_rgba_with_alpha_and_only_reserved_props(tmp_path):
         assert a.name == b.name and a.read_bytes() == b.read_bytes()
 
 
-def test_make_outlier_sprites_tool(tmp_path, monkeypatch, capsys):
+def test_make_outlier_sprites_tool(tmp_path, capsys):
     out = tmp_path / "sprites"
-    argv = ["make_outlier_sprites.py", "--out", str(out), "--count", "2", "--size", "16"]
-    monkeypatch.setattr(sys, "argv", argv)
-    with pytest.raises(SystemExit) as stop:
-        runpy.run_path(str(REPO / "tools" / "make_outlier_sprites.py"), run_name="__main__")
-    assert stop.value.code == 0
+    assert make_sprites_tool.main(["--out", str(out), "--count", "2", "--size", "16"]) == 0
     assert len(list_cutouts(out)) == 2 and "2 sprites" in capsys.readouterr().out
