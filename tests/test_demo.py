@@ -2,8 +2,10 @@
 models) -> tools/eval_caos.py, then a second run that reuses everything."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,9 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
         "--train-frames", "4", "--val-frames", "2", "--test-frames", "3", "--anomalies", "3",
         "--iters", "2", "--ae-iters", "2",
     ]  # fmt: skip
-    first = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}  # this checkout's segood, whatever is installed
+    first = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     saved = json.loads((out / "report" / "results.json").read_text())
     assert list(saved) == ["sim-hazards"]  # synthetic scenes, not StreetHazards
@@ -32,7 +36,7 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     assert "CPU s" in first.stdout and " on " in first.stdout  # stage timings and the CPU
     for noise in ("FileClient", "HardDiskBackend", "libpng", "Traceback", "WARNING", "ERROR"):
         assert noise not in first.stdout + first.stderr, noise
-    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "already generated" in second.stdout and second.stdout.count("already trained") == 2
     again = json.loads((out / "report" / "results.json").read_text())["sim-hazards"]

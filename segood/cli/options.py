@@ -47,9 +47,10 @@ class ConfigOptions(DictAction):
         setattr(namespace, self.dest, options)
 
 
-def add_config(parser: argparse.ArgumentParser, help: str) -> None:
-    """CONFIG (an mmengine Python config) and `--cfg-options` to override its keys."""
-    parser.add_argument("config", help=help)
+def add_config(parser: argparse.ArgumentParser, help: str, optional: bool = False) -> None:
+    """CONFIG (an mmengine Python config; `optional`: may be left out) and `--cfg-options` to
+    override its keys; load both with `segood.cli.config.load_config`."""
+    parser.add_argument("config", nargs="?" if optional else None, help=help)
     parser.add_argument(
         "--cfg-options",
         nargs="+",

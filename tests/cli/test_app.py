@@ -137,6 +137,9 @@ def test_cfg_options_values_are_mmengines():
     args2 = p.parse_args(["c.py", "--cfg-options", "f=1,2", "--cfg-options", "g=true"])
     assert args.cfg_options == {"a.b": 1, "c": [1, 2], "d": ("x", "y"), "e": None}
     assert args2.cfg_options == {"f": [1, 2], "g": True}
+    optional = app.parser("x")
+    add_config(optional, "config", optional=True)
+    assert vars(optional.parse_args([])) == {"config": None, "cfg_options": {}}
 
 
 def test_one_config_loader(tmp_path):
