@@ -20,8 +20,8 @@ DEVICE_HELP = (
 
 class ConfigOptions(DictAction):
     """mmengine's `--cfg-options KEY=VALUE ...` (dotted keys; `a=1,2` and `a=[1,2]` are lists,
-    `a=(1,2)` a tuple, true/false (any case) and None their Python values), where a pair that cannot be read is
-    one SegoodError naming it instead of a traceback."""
+    `a=(1,2)` a tuple, true/false (any case) and None their Python values), where a pair that
+    cannot be read is one SegoodError naming it instead of a traceback."""
 
     def __call__(
         self,

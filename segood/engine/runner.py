@@ -248,4 +248,3 @@ def _drop_missing_vis_backends(cfg: Config) -> None:
         vis["vis_backends"] = [
             b for b in vis["vis_backends"] if b.get("type") != "TensorboardVisBackend"
         ]
-

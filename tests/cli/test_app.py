@@ -168,7 +168,8 @@ def test_launcher_needs_its_starter(monkeypatch):
         "mpi": "mpirun (OMPI_COMM_WORLD_RANK",
     }
     for launcher, starter in expected.items():
-        with pytest.raises(SegoodError, match=rf"--launcher {launcher} needs .*{re.escape(starter)}"):
+        message = rf"--launcher {launcher} needs .*{re.escape(starter)}"
+        with pytest.raises(SegoodError, match=message):
             init_distributed(launcher)
     assert init_distributed("none").world_size == 1
 
