@@ -8,6 +8,8 @@ from pathlib import Path
 
 from segood.errors import SegoodError
 
+LAUNCHERS = ("none", "pytorch", "slurm", "mpi")  # how processes are started, in every tool
+
 
 def check_output_dir(path: str | Path, flag: str = "--out") -> Path:
     """`path` as a folder the tool can create or write into: neither it nor any parent is a

@@ -9,9 +9,9 @@ from typing import Any
 
 from mmengine.config import DictAction
 
+from segood.arguments import LAUNCHERS
 from segood.errors import SegoodError
 
-LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
 DEVICE_HELP = (
     "cpu, cuda, cuda:N or mps (default: cuda if available); with --launcher, each process takes "
     "the GPU of its local rank, or the CPU with --device cpu"

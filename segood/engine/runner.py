@@ -30,12 +30,11 @@ from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 
-from segood.arguments import check_output_dir
+from segood.arguments import LAUNCHERS, check_output_dir
 from segood.engine.checkpoint import remove_stale_temporaries
 from segood.errors import SegoodError, user_message
 
 DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
-LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
 
 
 def load_config(path: str | Path, options: Mapping[str, Any] | None = None) -> Config:
@@ -155,6 +154,7 @@ def build_runner(
     try:
         runner = Runner.from_cfg(cfg)
     except BaseException as e:
+        _close_visualizer(cfg.experiment_name)  # its writer threads write into the work dir
         if fresh is not None:  # a run that never started leaves no work dir behind
             shutil.rmtree(fresh, ignore_errors=True)
         if isinstance(e, KeyError | TypeError) and not isinstance(e, SegoodError):
@@ -162,6 +162,14 @@ def build_runner(
         raise
     runner.logger.addFilter(MMENGINE_NOISE)
     return runner
+
+
+def _close_visualizer(name: str) -> None:
+    """Close the visualizer a failed Runner built (its TensorBoard writer is a thread)."""
+    from mmengine.visualization import Visualizer
+
+    if Visualizer.check_instance_created(name):
+        Visualizer.get_instance(name).close()
 
 
 def check_datasets(cfg: Config) -> None:
