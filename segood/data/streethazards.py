@@ -20,9 +20,10 @@ from segood.data.base import SegDataset
 from segood.data.layout import PairScan, scan_towns
 
 # The on-disk layout, defined once: sim/writer.py writes it, this loader reads it.
-#   <root>/<top>/<kind>/<sub>/<town>/<frame>.png, kind IMAGES or ANNOTATIONS
+#   <root>/<top>/<kind>/<sub>/<town>/<frame>.png, kind IMAGES or ANNOTATIONS;
+# split -> (top folder, sub folder):
 SPLIT_FOLDERS = {"train": ("train", "training"), "validation": ("train", "validation"),
-                 "test": ("test", "test")}  # fmt: skip  # split -> (top folder, sub folder)
+                 "test": ("test", "test")}  # fmt: skip
 IMAGES, ANNOTATIONS = "images", "annotations"
 SUFFIX = ".png"  # of images and annotations; an image and its annotation share the file name
 
