@@ -28,7 +28,8 @@ from segood.errors import SegoodError
 from sim import labels, masks
 from sim.anomaly_set import MESH, AnomalyProp
 from sim.placement import Pose
-from sim.session import CameraSettings, Session, describe
+from sim.session import CLIENT_ERRORS, CameraSettings, Session, describe
+from sim.spec import add_server_arguments
 from sim.tags import Tag
 
 DEFAULT_PROPS = ("static.prop.constructioncone", "static.prop.giantball_m")
@@ -44,9 +45,7 @@ def parse_args(argv):
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=2000)
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds per CARLA call")
+    add_server_arguments(p)
     p.add_argument("--prop", default=None, help="blueprint of the prop to check")
     p.add_argument("--mesh", default=None, help="a packaged mesh path for static.prop.mesh")
     p.add_argument("--warmup-ticks", type=int, default=5)
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         rows = run(args)
-    except (SegoodError, RuntimeError) as exc:  # RuntimeError: the carla client's errors
+    except (SegoodError, *CLIENT_ERRORS) as exc:
         print(f"sim.selfcheck: error: {exc}", file=sys.stderr)
         return 2
     width = max(len(r[0]) for r in rows)
