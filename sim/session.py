@@ -123,27 +123,10 @@ class Session:
     def connect(self, attempts: int = 8, first_delay: float = 1.0) -> str:
         """Connect (retrying with exponential backoff); returns the server version."""
         delays = backoff_delays(first_delay)
-        for attempt in range(1, attempts + 1):
+        for attempt in range(1, attempts):
             try:
-                client = self.carla.Client(self.host, self.port, worker_threads=1)
-                client.set_timeout(self.timeout)
-                version = client.get_server_version()
-                self.client = client
-                if version != client.get_client_version():
-                    log.warning(
-                        "server %s runs CARLA %s, client is %s",
-                        self.endpoint,
-                        version,
-                        client.get_client_version(),
-                    )
-                return version
+                return self._connect_once()
             except CLIENT_ERRORS as exc:
-                if attempt == attempts:
-                    raise ServerError(
-                        f"cannot reach a CARLA server at {self.endpoint} after {attempts} "
-                        f"attempts ({exc}). Is it running? Start one (CarlaUE4.sh, or "
-                        f"`python -m sim.server --port {self.port}`) or fix --host/--port."
-                    ) from exc
                 delay = next(delays)
                 print(
                     f"CARLA server {self.endpoint} not answering ({exc}); retry {attempt}/"
@@ -151,7 +134,28 @@ class Session:
                     file=sys.stderr,
                 )
                 time.sleep(delay)
-        raise AssertionError("unreachable")
+        try:
+            return self._connect_once()
+        except CLIENT_ERRORS as exc:
+            raise ServerError(
+                f"cannot reach a CARLA server at {self.endpoint} after {attempts} "
+                f"attempts ({exc}). Is it running? Start one (CarlaUE4.sh, or "
+                f"`python -m sim.server --port {self.port}`) or fix --host/--port."
+            ) from exc
+
+    def _connect_once(self) -> str:
+        client = self.carla.Client(self.host, self.port, worker_threads=1)
+        client.set_timeout(self.timeout)
+        version = client.get_server_version()
+        self.client = client
+        if version != client.get_client_version():
+            log.warning(
+                "server %s runs CARLA %s, client is %s",
+                self.endpoint,
+                version,
+                client.get_client_version(),
+            )
+        return version
 
     def call(self, what: str, fn, *args):
         """`fn(*args)`, with a client error turned into a ServerError naming `what`."""

@@ -50,6 +50,8 @@ class RunSpec:
         """The checked spec of `python -m sim.generate`'s arguments (SegoodError if bad)."""
         shard = plan.parse_shard(args.shard)
         anomalies = splits.anomaly_count(args.split, args.anomalies)
+        if args.retries < 0:
+            raise SegoodError(f"--retries must be >= 0, got {args.retries}")
         if args.frames < 1:
             raise SegoodError(f"--frames must be >= 1, got {args.frames}")
         if not (16 <= args.width <= 4096 and 16 <= args.height <= 4096):
