@@ -9,7 +9,7 @@ part (towns on the server, anomaly props, the warm-up default) is resolved later
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from segood.errors import SegoodError
@@ -61,24 +61,7 @@ class RunSpec:
         if args.warmup_ticks is not None and not 0 <= args.warmup_ticks <= 1000:
             raise SegoodError(f"--warmup-ticks must be within 0..1000, got {args.warmup_ticks}")
         writer.check_out(args.out)
-        return cls(
-            host=args.host,
-            port=args.port,
-            timeout=args.timeout,
-            retries=args.retries,
-            split=args.split,
-            frames=args.frames,
-            out=Path(args.out),
-            width=args.width,
-            height=args.height,
-            fov=args.fov,
-            seed=args.seed,
-            towns=args.towns,
-            anomalies=anomalies,
-            anomaly_blueprints=args.anomaly_blueprints,
-            anomaly_meshes=args.anomaly_meshes,
-            warmup_ticks=args.warmup_ticks,
-            exposure=args.exposure,
-            shard=shard,
-            progress=not args.no_progress,
-        )
+        # the fields named as their flags, then those the checks above turned into values
+        same = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        checked = {"out": Path(args.out), "anomalies": anomalies, "shard": shard}
+        return cls(**(same | checked), progress=not args.no_progress)
