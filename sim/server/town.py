@@ -4,9 +4,9 @@ A town is fully determined by its name (the seed is derived from it), so every s
 every shard sees the same world. Roads are straight and axis-aligned; blocks between them are
 downtown (tall buildings), residential (houses, fences, hedges, trees), park (trees, bushes,
 walls) or industrial (warehouses behind walls); sidewalks carry lamps, trees, signs, benches and
-pedestrians; parking lanes carry parked cars and trucks. Objects are `Primitives` (the blocks and
-objects themselves are in sim.server.scenery); the ground
-(roads, markings, sidewalks, grass) is described by the road list and drawn by render.ground.
+pedestrians; parking lanes carry parked cars and trucks. Objects are `Primitives` (made by
+sim.server.scenery); the ground (roads, markings, sidewalks, grass) is described by the road
+list and drawn by render.ground.
 """
 
 from __future__ import annotations
