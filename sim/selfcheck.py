@@ -123,14 +123,7 @@ def check_prop(session: Session, prop: AnomalyProp) -> list[tuple[str, str, str]
             continue
         pose = Pose(loc.x, loc.y, loc.z + 1.8, -5.0, wp.transform.rotation.yaw)
         tags, inst = _view(session, pose)
-        bb = actor.bounding_box
-        corners = masks.box_corners(
-            (t.location.x, t.location.y, t.location.z + 0.02),
-            (bb.extent.x, bb.extent.y, bb.extent.z),
-            30.0 + bb.rotation.yaw,
-            (bb.location.x, bb.location.y, bb.location.z),
-        )
-        view = masks.PropView(actor.id, corners, tuple(actor.semantic_tags))
+        view = masks.PropView.of(actor, (t.location.x, t.location.y, t.location.z + 0.02), 30.0)
         _, stats = masks.prop_masks(inst, tags, [view], pose, session.camera.fov)
         agreed, bad = stats[actor.id]
         ok = agreed > 0 and bad <= 0.02 * agreed
