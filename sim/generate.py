@@ -135,8 +135,10 @@ def prepare_job(spec: RunSpec, session: Session) -> tuple[Job, list[str]]:
         anomaly_set.check_curated(patterns, meshes, loopback)
         if loopback and not patterns and not meshes:
             patterns = ["static.prop.*"]
-        world = session.call("get_world", session.client.get_world)
-        chosen = anomaly_set.resolve(world.get_blueprint_library(), patterns, meshes)
+        library = session.call(
+            "get_blueprint_library", lambda: session.client.get_world().get_blueprint_library()
+        )
+        chosen = anomaly_set.resolve(library, patterns, meshes)
     warmup = spec.warmup_ticks
     if warmup is None:
         warmup = 0 if loopback else WARMUP
