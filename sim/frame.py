@@ -45,14 +45,7 @@ class Spawned:
     z: float
 
     def view(self) -> masks.PropView:
-        bb = self.actor.bounding_box
-        corners = masks.box_corners(
-            (self.spot.x, self.spot.y, self.z),
-            (bb.extent.x, bb.extent.y, bb.extent.z),
-            self.spot.yaw + bb.rotation.yaw,
-            (bb.location.x, bb.location.y, bb.location.z),
-        )
-        return masks.PropView(self.actor.id, corners, tuple(self.actor.semantic_tags))
+        return masks.PropView.of(self.actor, (self.spot.x, self.spot.y, self.z), self.spot.yaw)
 
 
 def camera_pose(rng: np.random.Generator, session: Session):

@@ -10,8 +10,9 @@ pixels too); rerunning with a larger --frames extends a dataset (the result equa
 the larger size). --shard I/N makes every N-th
 frame so N generators (one CARLA server each) split a dataset, and their --out folders merge
 by copying. A killed run resumes when rerun with the same arguments, and cleans up what it left
-on the server (sim/leftovers.py). See sim/plan.py (which frames), sim/frame.py (one frame),
-sim/writer.py (files), sim/session.py (CARLA calls), sim/anomaly_set.py (which props).
+on the server (sim/leftovers.py). See sim/spec.py (the checked arguments), sim/plan.py
+(which frames), sim/frame.py (one frame), sim/writer.py (files), sim/session.py (CARLA calls),
+sim/anomaly_set.py (which props).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sim.frame import GENERATOR_VERSION, Job, make_frame
 from sim.server import props
 from sim.server.rpc import call
 from sim.session import CameraSettings, ServerError, Session, backoff_delays
+from sim.spec import RunSpec, add_server_arguments
 
 WARMUP = 10  # default warm-up ticks on a real server (0.5 s of simulated time at 20 Hz)
 
@@ -39,9 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=2000)
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds per CARLA call")
+    add_server_arguments(p)
     p.add_argument("--retries", type=int, default=5, help="reconnect attempts after a failure")
     p.add_argument("--split", choices=splits.SPLITS, required=True)
     p.add_argument("--frames", type=int, required=True, help="frames in the whole split")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _term)
     try:
-        return run(args)
+        return run(RunSpec.from_args(args))
     except KeyboardInterrupt:
         print(
             "sim.generate: interrupted; spawned actors were destroyed. Rerun the same command "
@@ -115,22 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def check_arguments(args: argparse.Namespace) -> tuple[plan.Shard, int]:
-    """Everything that needs no server; nothing is written before it passes."""
-    shard = plan.parse_shard(args.shard)
-    k = splits.anomaly_count(args.split, args.anomalies)
-    if args.frames < 1:
-        raise SegoodError(f"--frames must be >= 1, got {args.frames}")
-    if not (16 <= args.width <= 4096 and 16 <= args.height <= 4096):
-        raise SegoodError("--width/--height must be within 16..4096")
-    if not 1 <= args.fov <= 170:
-        raise SegoodError(f"--fov must be within 1..170 degrees, got {args.fov:g}")
-    if args.warmup_ticks is not None and not 0 <= args.warmup_ticks <= 1000:
-        raise SegoodError(f"--warmup-ticks must be within 0..1000, got {args.warmup_ticks}")
-    writer.check_out(args.out)
-    return shard, k
-
-
 def is_loopback(host: str, port: int) -> bool:
     """True for segood's loopback server (it answers `segood_loopback`; CARLA does not)."""
     try:
@@ -140,40 +124,49 @@ def is_loopback(host: str, port: int) -> bool:
     return error is None
 
 
-def prepare_job(args, session: Session, k: int) -> tuple[Job, list[str], dict]:
-    """The run's Job, towns and manifest entry, checked against the server."""
-    loopback = is_loopback(args.host, args.port)
-    towns = splits.resolve_towns(args.split, args.towns, session.available_maps())
+def prepare_job(spec: RunSpec, session: Session) -> tuple[Job, list[str]]:
+    """The run's Job and towns, checked against the server."""
+    loopback = is_loopback(spec.host, spec.port)
+    towns = splits.resolve_towns(spec.split, spec.towns, session.available_maps())
     chosen: list[anomaly_set.AnomalyProp] = []
-    if k:
-        patterns = anomaly_set.patterns_of(args.anomaly_blueprints)
-        meshes = anomaly_set.parse_meshes(args.anomaly_meshes) if args.anomaly_meshes else []
+    if spec.anomalies:
+        patterns = anomaly_set.patterns_of(spec.anomaly_blueprints)
+        meshes = anomaly_set.parse_meshes(spec.anomaly_meshes) if spec.anomaly_meshes else []
         anomaly_set.check_curated(patterns, meshes, loopback)
         if loopback and not patterns and not meshes:
             patterns = ["static.prop.*"]
-        world = session.call("get_world", session.client.get_world)
-        chosen = anomaly_set.resolve(world.get_blueprint_library(), patterns, meshes)
-    warmup = args.warmup_ticks if args.warmup_ticks is not None else (0 if loopback else WARMUP)
+        library = session.call(
+            "get_blueprint_library", lambda: session.client.get_world().get_blueprint_library()
+        )
+        chosen = anomaly_set.resolve(library, patterns, meshes)
+    warmup = spec.warmup_ticks
+    if warmup is None:
+        warmup = 0 if loopback else WARMUP
     job = Job(
-        args.split, args.seed, args.width, args.height, args.fov, k, tuple(chosen), warmup,
-        args.exposure,
+        spec.split, spec.seed, spec.width, spec.height, spec.fov, spec.anomalies, tuple(chosen),
+        warmup, spec.exposure,
     )  # fmt: skip
+    return job, towns
+
+
+def manifest_entry(spec: RunSpec, job: Job, towns: list[str]) -> dict:
+    """What the manifest records of a split: a rerun must match it to resume or extend."""
     entry = {
-        "frames": args.frames,
-        "seed": args.seed,
-        "width": args.width,
-        "height": args.height,
-        "fov": args.fov,
+        "frames": spec.frames,
+        "seed": job.seed,
+        "width": job.width,
+        "height": job.height,
+        "fov": job.fov,
         "towns": towns,
-        "anomalies": k,
-        "warmup_ticks": warmup,
-        "exposure": args.exposure,
+        "anomalies": job.anomalies,
+        "warmup_ticks": job.warmup,
+        "exposure": job.exposure,
         "generator_version": GENERATOR_VERSION,
     }
-    if k:  # which props may be anomalies: a test split made from another set is not resumed
-        entry["anomaly_set"] = [p.record() for p in chosen]
+    if job.anomalies:  # which props may be anomalies: a test split from another set is not resumed
+        entry["anomaly_set"] = [p.record() for p in job.props]
         entry["reserved_outlier_shapes"] = list(props.OUTLIER_SHAPES)
-    return job, towns, entry
+    return entry
 
 
 def check_manifest(out: Path, split: str, entry: dict) -> None:
@@ -204,50 +197,50 @@ def check_manifest(out: Path, split: str, entry: dict) -> None:
     splits.check_disjoint({**others, split: entry["towns"]})
 
 
-def run(args: argparse.Namespace) -> int:
-    shard, k = check_arguments(args)
-    camera = CameraSettings(args.width, args.height, args.fov, 0, args.exposure)
-    session = Session(args.host, args.port, args.timeout, camera)
-    session.connect(attempts=args.retries + 1)
-    job, towns, entry = prepare_job(args, session, k)
-    session.camera = CameraSettings(args.width, args.height, args.fov, job.warmup, args.exposure)
-    check_manifest(args.out, args.split, entry)
+def run(spec: RunSpec) -> int:
+    camera = CameraSettings(spec.width, spec.height, spec.fov, 0, spec.exposure)
+    session = Session(spec.host, spec.port, spec.timeout, camera)
+    session.connect(attempts=spec.retries + 1)
+    job, towns = prepare_job(spec, session)
+    entry = manifest_entry(spec, job, towns)
+    session.camera = CameraSettings(spec.width, spec.height, spec.fov, job.warmup, spec.exposure)
+    check_manifest(spec.out, spec.split, entry)
     # checked: now write
-    recovered = leftovers.begin(session, args.out)
+    recovered = leftovers.begin(session, spec.out)
     if recovered:
         print(f"sim.generate: {recovered}", file=sys.stderr)
-    writer.update_manifest(args.out, args.split, entry)
-    removed = writer.clean(args.out, args.split, shard.owns)
+    writer.update_manifest(spec.out, spec.split, entry)
+    removed = writer.clean(spec.out, spec.split, spec.shard.owns)
     if removed:
         print(
             f"sim.generate: removed {len(removed)} unfinished file(s) of a previous run",
             file=sys.stderr,
         )
-    mine = plan.plan(args.frames, towns, shard)
-    todo = [(i, t) for i, t in mine if not _done(args, i, t)]
+    mine = plan.plan(spec.frames, towns, spec.shard)
+    todo = [(i, t) for i, t in mine if not _done(spec, i, t)]
     problems: list[str] = []
     try:
-        _make_frames(args, session, job, todo, len(mine))
+        _make_frames(spec, session, job, todo, len(mine))
     finally:
         problems = session.close()
-        leftovers.end(session, args.out, problems)
+        leftovers.end(session, spec.out, problems)
         for problem in problems:
             print(f"sim.generate: error: {session.endpoint}: {problem}", file=sys.stderr)
-    done = sum(_done(args, i, t) for i, t in mine)
+    done = sum(_done(spec, i, t) for i, t in mine)
     print(
-        f"sim.generate: {args.split} shard {shard}: {done}/{len(mine)} frames in {args.out}",
+        f"sim.generate: {spec.split} shard {spec.shard}: {done}/{len(mine)} frames in {spec.out}",
         file=sys.stderr,
     )
     return 0 if done == len(mine) and not problems else 1
 
 
-def _done(args, index: int, town: str) -> bool:
-    return writer.is_done(writer.frame_paths(args.out, args.split, town, plan.frame_stem(index)))
+def _done(spec: RunSpec, index: int, town: str) -> bool:
+    return writer.is_done(writer.frame_paths(spec.out, spec.split, town, plan.frame_stem(index)))
 
 
-def _make_frames(args, session: Session, job: Job, todo: list, total: int) -> None:
+def _make_frames(spec: RunSpec, session: Session, job: Job, todo: list, total: int) -> None:
     """Make `todo` in order, reconnecting (with backoff) after server failures."""
-    bar = _progress(total, total - len(todo), args.no_progress)
+    bar = _progress(total, total - len(todo), not spec.progress)
     failures = 0
     delays = backoff_delays(2.0)
     stop = _interrupt_between_frames(session)
@@ -256,33 +249,38 @@ def _make_frames(args, session: Session, job: Job, todo: list, total: int) -> No
             if stop.is_set():
                 raise KeyboardInterrupt("signal")
             try:
-                index, town = todo[0]
-                if session.town != town:
-                    session.load_town(town)
-                make_frame(session, job, index, town, args.out)
+                _make_frame(spec, session, job, *todo[0])
                 todo.pop(0)
                 bar.update(1)
                 failures = 0
             except ServerError as exc:
                 failures += 1
-                if failures > args.retries:
+                if failures > spec.retries:
                     raise ServerError(
-                        f"{exc}\ngiving up after {args.retries} reconnects; "
+                        f"{exc}\ngiving up after {spec.retries} reconnects; "
                         "rerun the same command to resume"
                     ) from exc
                 delay = next(delays)
                 print(
                     f"\nsim.generate: {exc}\nreconnecting in {delay:.0f} s "
-                    f"({failures}/{args.retries})",
+                    f"({failures}/{spec.retries})",
                     file=sys.stderr,
                 )
                 session.release()
                 session.town = None
                 if stop.wait(delay):
                     raise KeyboardInterrupt("signal") from exc
-                session.connect(attempts=args.retries + 1)
+                session.connect(attempts=spec.retries + 1)
     finally:
         bar.close()
+
+
+def _make_frame(spec: RunSpec, session: Session, job: Job, index: int, town: str) -> None:
+    """One frame; any error of the CARLA client in it comes out as a ServerError."""
+    with session.errors(f"frame {index} ({town})"):
+        if session.town != town:
+            session.load_town(town)
+        make_frame(session, job, index, town, spec.out)
 
 
 def _interrupt_between_frames(session: Session) -> threading.Event:

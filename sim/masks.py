@@ -28,6 +28,18 @@ class PropView:
     corners: np.ndarray  # (8, 3) world corners of its bounding box
     tags: tuple[int, ...]  # the actor's semantic tags (empty: not reported)
 
+    @classmethod
+    def of(cls, actor, location: tuple[float, float, float], yaw: float) -> PropView:
+        """The view of a spawned carla actor standing at `location`, turned by `yaw` degrees."""
+        bb = actor.bounding_box
+        corners = box_corners(
+            location,
+            (bb.extent.x, bb.extent.y, bb.extent.z),
+            yaw + bb.rotation.yaw,
+            (bb.location.x, bb.location.y, bb.location.z),
+        )
+        return cls(actor.id, corners, tuple(actor.semantic_tags))
+
 
 def footprint(corners, cam: Pose, fov: float, width: int, height: int, pad: int = PAD):
     """(H, W) bool: the convex hull of the box's projection, dilated by `pad` pixels.

@@ -28,7 +28,8 @@ from segood.errors import SegoodError
 from sim import labels, masks
 from sim.anomaly_set import MESH, AnomalyProp
 from sim.placement import Pose
-from sim.session import CameraSettings, Session, describe
+from sim.session import CLIENT_ERRORS, CameraSettings, Session, describe
+from sim.spec import add_server_arguments
 from sim.tags import Tag
 
 DEFAULT_PROPS = ("static.prop.constructioncone", "static.prop.giantball_m")
@@ -44,9 +45,7 @@ def parse_args(argv):
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=2000)
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds per CARLA call")
+    add_server_arguments(p)
     p.add_argument("--prop", default=None, help="blueprint of the prop to check")
     p.add_argument("--mesh", default=None, help="a packaged mesh path for static.prop.mesh")
     p.add_argument("--warmup-ticks", type=int, default=5)
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         rows = run(args)
-    except (SegoodError, RuntimeError) as exc:  # RuntimeError: the carla client's errors
+    except (SegoodError, *CLIENT_ERRORS) as exc:
         print(f"sim.selfcheck: error: {exc}", file=sys.stderr)
         return 2
     width = max(len(r[0]) for r in rows)
@@ -124,14 +123,7 @@ def check_prop(session: Session, prop: AnomalyProp) -> list[tuple[str, str, str]
             continue
         pose = Pose(loc.x, loc.y, loc.z + 1.8, -5.0, wp.transform.rotation.yaw)
         tags, inst = _view(session, pose)
-        bb = actor.bounding_box
-        corners = masks.box_corners(
-            (t.location.x, t.location.y, t.location.z + 0.02),
-            (bb.extent.x, bb.extent.y, bb.extent.z),
-            30.0 + bb.rotation.yaw,
-            (bb.location.x, bb.location.y, bb.location.z),
-        )
-        view = masks.PropView(actor.id, corners, tuple(actor.semantic_tags))
+        view = masks.PropView.of(actor, (t.location.x, t.location.y, t.location.z + 0.02), 30.0)
         _, stats = masks.prop_masks(inst, tags, [view], pose, session.camera.fov)
         agreed, bad = stats[actor.id]
         ok = agreed > 0 and bad <= 0.02 * agreed

@@ -11,7 +11,9 @@ pose, settled images, and a server left as it was found.
 - The world settings found at connect time are restored by `close()`.
 
 All `carla` calls of the generator live here. Errors from the client (server down, time-outs,
-lost connections) surface as `ServerError` with a message that names the server and the cause.
+lost connections: `CLIENT_ERRORS`) surface as `ServerError` with a message that names the server
+and the cause; `Session.errors` is the one place that converts them, and the generator's frame
+loop runs every frame inside it, so its reconnect loop sees every server failure.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ ROLE = "segood_sim"
 DESTROY_ATTEMPTS = 3
 NOT_FOUND = "not found"  # CARLA: "unable to destroy actor: not found" (already gone)
 CODE_ATTEMPTS = 4  # respawns of a prop whose instance code another actor already shows
+# What a server failure raises: the carla client's RuntimeError (time-outs, lost connections,
+# error replies) and the socket errors of a connection (not other OSErrors: a full disk is no
+# reason to reconnect).
+CLIENT_ERRORS = (RuntimeError, ConnectionError, TimeoutError)
 
 
 class ServerError(SegoodError):
@@ -105,34 +111,22 @@ class Session:
     def endpoint(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def _wrap(self, what: str, exc: Exception) -> ServerError:
-        return ServerError(f"CARLA server {self.endpoint}: {what} failed: {exc}")
+    @contextlib.contextmanager
+    def errors(self, what: str):
+        """Run the block; a client error in it becomes a ServerError naming `what`."""
+        try:
+            yield
+        except CLIENT_ERRORS as exc:
+            raise ServerError(f"CARLA server {self.endpoint}: {what} failed: {exc}") from exc
 
     # -- connection ------------------------------------------------------------------------
     def connect(self, attempts: int = 8, first_delay: float = 1.0) -> str:
         """Connect (retrying with exponential backoff); returns the server version."""
         delays = backoff_delays(first_delay)
-        for attempt in range(1, attempts + 1):
+        for attempt in range(1, attempts):
             try:
-                client = self.carla.Client(self.host, self.port, worker_threads=1)
-                client.set_timeout(self.timeout)
-                version = client.get_server_version()
-                self.client = client
-                if version != client.get_client_version():
-                    log.warning(
-                        "server %s runs CARLA %s, client is %s",
-                        self.endpoint,
-                        version,
-                        client.get_client_version(),
-                    )
-                return version
-            except RuntimeError as exc:
-                if attempt == attempts:
-                    raise ServerError(
-                        f"cannot reach a CARLA server at {self.endpoint} after {attempts} "
-                        f"attempts ({exc}). Is it running? Start one (CarlaUE4.sh, or "
-                        f"`python -m sim.server --port {self.port}`) or fix --host/--port."
-                    ) from exc
+                return self._connect_once()
+            except CLIENT_ERRORS as exc:
                 delay = next(delays)
                 print(
                     f"CARLA server {self.endpoint} not answering ({exc}); retry {attempt}/"
@@ -140,14 +134,33 @@ class Session:
                     file=sys.stderr,
                 )
                 time.sleep(delay)
-        raise AssertionError("unreachable")
+        try:
+            return self._connect_once()
+        except CLIENT_ERRORS as exc:
+            raise ServerError(
+                f"cannot reach a CARLA server at {self.endpoint} after {attempts} "
+                f"attempts ({exc}). Is it running? Start one (CarlaUE4.sh, or "
+                f"`python -m sim.server --port {self.port}`) or fix --host/--port."
+            ) from exc
+
+    def _connect_once(self) -> str:
+        client = self.carla.Client(self.host, self.port, worker_threads=1)
+        client.set_timeout(self.timeout)
+        version = client.get_server_version()
+        self.client = client
+        if version != client.get_client_version():
+            log.warning(
+                "server %s runs CARLA %s, client is %s",
+                self.endpoint,
+                version,
+                client.get_client_version(),
+            )
+        return version
 
     def call(self, what: str, fn, *args):
         """`fn(*args)`, with a client error turned into a ServerError naming `what`."""
-        try:
+        with self.errors(what):
             return fn(*args)
-        except RuntimeError as exc:
-            raise self._wrap(what, exc) from exc
 
     def available_maps(self) -> list[str]:
         return self.call("get_available_maps", lambda: list(self.client.get_available_maps()))
@@ -183,7 +196,7 @@ class Session:
         try:
             self.apply_settings(self.found)
             now = self.read_settings()
-        except (RuntimeError, ServerError) as exc:
+        except (*CLIENT_ERRORS, ServerError) as exc:
             return [f"settings ({exc})"]
         return [k for k in SETTINGS if not _same(now[k], self.found[k])]
 
@@ -191,13 +204,11 @@ class Session:
     def load_town(self, town: str) -> None:
         """Load `town` (a fresh episode), synchronous mode, cameras, waypoints."""
         self.release()
-        try:
+        with self.errors(f"loading {town}"):
             self.client.set_timeout(max(self.timeout, 60.0))
             self.world = self.client.load_world(town)
             self.client.set_timeout(self.timeout)
             self.prepare(town)
-        except RuntimeError as exc:
-            raise self._wrap(f"loading {town}", exc) from exc
 
     def prepare(self, town: str | None = None) -> None:
         """Synchronous mode, waypoints, blueprints and cameras on the current world."""
@@ -328,7 +339,7 @@ class Session:
             commands = [self.carla.command.DestroyActor(i) for i in pending]
             try:
                 responses = self.client.apply_batch_sync(commands, False)
-            except RuntimeError as exc:  # no answer (server down): retrying now cannot help
+            except CLIENT_ERRORS as exc:  # no answer (server down): retrying now cannot help
                 return {i: f"apply_batch_sync failed: {exc}" for i in pending}
             errors = {
                 i: r.error
@@ -340,13 +351,11 @@ class Session:
 
     def capture(self) -> Frame:
         """Tick `warmup` frames, then one more, and return the three images of that one."""
-        try:
+        with self.errors("tick"):
             for _ in range(self.camera.warmup):
                 self.world.tick(self.timeout)
             number = self.world.tick(self.timeout)
             images = [wait_frame(q, number, self.timeout) for q in self.queues]
-        except RuntimeError as exc:
-            raise self._wrap("tick", exc) from exc
         if any(im is None for im in images):
             raise ServerError(f"CARLA server {self.endpoint}: frame {number} images missing")
         arrays = [
@@ -360,7 +369,7 @@ class Session:
         """Destroy every actor this session spawned (props, cameras, orphans); never raises.
         Returns {actor id: error} of those that could not be destroyed (kept as orphans)."""
         for cam in self.cameras:
-            with contextlib.suppress(RuntimeError):
+            with contextlib.suppress(*CLIENT_ERRORS):
                 cam.stop()
         ids = self.orphans + [a.id for a in self.props + self.cameras]
         self.props, self.cameras, self.queues = [], [], []

@@ -1,5 +1,5 @@
-"""Towns per split (the paper: 3 training towns, 1 validation town, 2 test towns), the output
-folders of each split in the StreetHazards layout, and the rule that anomalies are test-only.
+"""Towns per split (the paper: 3 training towns, 1 validation town, 2 test towns) and the rule
+that anomalies are test-only (the output folders of each split are segood.data.streethazards').
 
 CARLA 0.9.16's base package has Town01-05 and Town10HD; Town06 and Town07 (the default test
 split uses Town06) come with the AdditionalMaps package. The large maps Town12, Town13 and
@@ -16,11 +16,6 @@ DEFAULT_TOWNS: dict[str, tuple[str, ...]] = {
     "train": ("Town01", "Town02", "Town03"),
     "validation": ("Town04",),
     "test": ("Town05", "Town06"),
-}
-FOLDERS = {
-    "train": ("train", "training"),
-    "validation": ("train", "validation"),
-    "test": ("test", "test"),
 }
 DEFAULT_ANOMALIES = 3
 ADDITIONAL_MAPS = ("Town06", "Town07")  # CARLA's AdditionalMaps package, not the base one

@@ -84,7 +84,7 @@ def sample_weather(
         name = names[int(rng.integers(len(names)))]
         return name, {**PRESETS[name], "sun_azimuth_angle": az}
     night = rng.random() < night_prob
-    alt = float(rng.uniform(-60, -8)) if night else float(rng.uniform(5, 85) ** 1.0)
+    alt = float(rng.uniform(-60, -8)) if night else float(rng.uniform(5, 85))
     cloud = float(np.clip(rng.beta(0.8, 1.2) * 100, 0, 100))
     rain = float(rng.uniform(10, 100)) if rng.random() < 0.25 else 0.0
     wet = float(max(rain, rng.uniform(0, 60) if rng.random() < 0.2 else 0.0))

@@ -1,5 +1,7 @@
 """Writing frames in the StreetHazards layout, atomically, so a killed run resumes cleanly.
 
+The layout is segood.data.streethazards' (the loader reads what this writes), plus metadata:
+
     <out>/<top>/images/<sub>/<town>/<stem>.png        RGB
     <out>/<top>/annotations/<sub>/<town>/<stem>.png   "L", raw values 1..14 (class id + 1)
     <out>/<top>/metadata/<sub>/<town>/<stem>.json     town, weather, camera, props
@@ -22,11 +24,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from segood.data.streethazards import ANNOTATIONS, IMAGES, SUFFIX, split_folder
 from segood.errors import SegoodError
 from sim.plan import stem_frame
-from sim.splits import FOLDERS
 
 TMP_MARK = ".tmp-"
+METADATA = "metadata"  # the generator's addition to the StreetHazards layout
+KINDS = (IMAGES, ANNOTATIONS, METADATA)
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,10 @@ class FramePaths:
 
 
 def frame_paths(out: Path, split: str, town: str, stem: str) -> FramePaths:
-    top, sub = FOLDERS[split]
-    base = Path(out) / top
     return FramePaths(
-        base / "images" / sub / town / f"{stem}.png",
-        base / "annotations" / sub / town / f"{stem}.png",
-        base / "metadata" / sub / town / f"{stem}.json",
+        split_folder(out, split, IMAGES) / town / f"{stem}{SUFFIX}",
+        split_folder(out, split, ANNOTATIONS) / town / f"{stem}{SUFFIX}",
+        split_folder(out, split, METADATA) / town / f"{stem}.json",
     )
 
 
@@ -92,19 +94,17 @@ def write_frame(paths: FramePaths, rgb: np.ndarray, annotation: np.ndarray, meta
 
 def clean(out: Path, split: str, owns: Callable[[int], bool]) -> list[Path]:
     """Delete temporaries and uncommitted frame files of this shard; returns what went."""
-    top, sub = FOLDERS[split]
     removed = []
-    base = Path(out) / top
-    meta_root = base / "metadata" / sub
-    for kind in ("images", "annotations", "metadata"):
-        root = base / kind / sub
+    meta_root = split_folder(out, split, METADATA)
+    for kind in KINDS:
+        root = split_folder(out, split, kind)
         if not root.is_dir():
             continue
-        for path in root.glob("*/*") if root.is_dir() else []:
+        for path in root.glob("*/*"):
             name = path.name
             if name.startswith(".") and TMP_MARK in name:
                 stem = name[1:].split(".", 1)[0]
-            elif kind != "metadata" and path.suffix == ".png":
+            elif kind != METADATA and path.suffix == SUFFIX:
                 stem = path.stem
                 if (meta_root / path.parent.name / f"{stem}.json").is_file():
                     continue

@@ -19,9 +19,20 @@ from typing import ClassVar
 from segood.data.base import SegDataset
 from segood.data.layout import PairScan, scan_towns
 
-# split -> (top folder, sub folder)
-_FOLDERS = {"train": ("train", "training"), "validation": ("train", "validation"),
-            "test": ("test", "test")}  # fmt: skip
+# The on-disk layout, defined once: sim/writer.py writes it, this loader reads it.
+#   <root>/<top>/<kind>/<sub>/<town>/<frame>.png, kind IMAGES or ANNOTATIONS;
+# split -> (top folder, sub folder):
+SPLIT_FOLDERS = {"train": ("train", "training"), "validation": ("train", "validation"),
+                 "test": ("test", "test")}  # fmt: skip
+IMAGES, ANNOTATIONS = "images", "annotations"
+SUFFIX = ".png"  # of images and annotations; an image and its annotation share the file name
+
+
+def split_folder(root: Path, split: str, kind: str) -> Path:
+    """`<root>/<top>/<kind>/<sub>`: the folder of one kind of file of a split, one sub-folder
+    per town."""
+    top, sub = SPLIT_FOLDERS[split]
+    return Path(root) / top / kind / sub
 
 
 class StreetHazards(SegDataset):
@@ -62,11 +73,10 @@ class StreetHazards(SegDataset):
     @staticmethod
     def split_dirs(root: Path, split: str) -> tuple[Path, Path]:
         """(image folder, annotation folder) of a canonical split."""
-        top, sub = _FOLDERS[split]
-        return root / top / "images" / sub, root / top / "annotations" / sub
+        return split_folder(root, split, IMAGES), split_folder(root, split, ANNOTATIONS)
 
     @classmethod
     def scan(cls, root: Path, split: str) -> PairScan:
         hint = f"is {root} the folder that holds train/ and test/?"
         image_dir, label_dir = cls.existing_split_dirs(root, split, hint)
-        return scan_towns(image_dir, label_dir, ".png", ".png")
+        return scan_towns(image_dir, label_dir, SUFFIX, SUFFIX)

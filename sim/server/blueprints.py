@@ -26,31 +26,19 @@ CAMERAS = {
     "sensor.camera.instance_segmentation": protocol.SENSOR_INSTANCE,
 }
 CAMERA_ATTRIBUTES = (
-    ("image_size_x", I, "800"),
-    ("image_size_y", I, "600"),
-    ("fov", F, "90.0"),
-    ("sensor_tick", F, "0.0"),
-    ("role_name", S, "front"),
-)
+    ("image_size_x", I, "800"), ("image_size_y", I, "600"), ("fov", F, "90.0"),
+    ("sensor_tick", F, "0.0"), ("role_name", S, "front"),
+)  # fmt: skip
 # 0.9.16's recommended values (ActorBlueprintFunctionLibrary, MakeCameraDefinition)
 RGB_ATTRIBUTES = (
-    ("enable_postprocess_effects", B, "true"),
-    ("gamma", F, "2.2"),
-    ("motion_blur_intensity", F, "0.45"),
-    ("motion_blur_max_distortion", F, "0.35"),
-    ("motion_blur_min_object_screen_size", F, "0.1"),
-    ("lens_flare_intensity", F, "0.1"),
-    ("bloom_intensity", F, "0.675"),
-    ("exposure_mode", S, "histogram"),
-    ("exposure_compensation", F, "0.0"),
-    ("shutter_speed", F, "200.0"),
-    ("iso", F, "100.0"),
-    ("fstop", F, "1.4"),
-    ("exposure_min_bright", F, "10.0"),
-    ("exposure_max_bright", F, "12.0"),
-    ("exposure_speed_up", F, "3.0"),
-    ("exposure_speed_down", F, "1.0"),
-)
+    ("enable_postprocess_effects", B, "true"), ("gamma", F, "2.2"),
+    ("motion_blur_intensity", F, "0.45"), ("motion_blur_max_distortion", F, "0.35"),
+    ("motion_blur_min_object_screen_size", F, "0.1"), ("lens_flare_intensity", F, "0.1"),
+    ("bloom_intensity", F, "0.675"), ("exposure_mode", S, "histogram"),
+    ("exposure_compensation", F, "0.0"), ("shutter_speed", F, "200.0"), ("iso", F, "100.0"),
+    ("fstop", F, "1.4"), ("exposure_min_bright", F, "10.0"), ("exposure_max_bright", F, "12.0"),
+    ("exposure_speed_up", F, "3.0"), ("exposure_speed_down", F, "1.0"),
+)  # fmt: skip
 EXPOSURE_MODES = ("histogram", "manual")
 MESH = "static.prop.mesh"
 MESH_ROOT = "/Game/Segood/Props/"

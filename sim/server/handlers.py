@@ -36,7 +36,22 @@ def _guard(void: bool = False):
 def make_handlers(
     world: World, on_shutdown: Callable[[], None] | None = None, pose_as_carla: bool = False
 ) -> dict:
-    xodr_cache: dict[str, str] = {}
+    """RPC method name -> handler: CARLA's methods, then segood's own (`segood_*`)."""
+    return {
+        **_episode_methods(world),
+        **_map_methods(world),
+        **_actor_methods(world),
+        **_no_ops(),
+        **_segood_methods(world, on_shutdown, pose_as_carla),
+    }
+
+
+def _by_name(*handlers: Callable[..., Any]) -> dict:
+    return {f.__name__: f for f in handlers}
+
+
+def _episode_methods(world: World) -> dict:
+    """Version, maps, episodes, their settings and streams, and ticks."""
 
     @_guard()
     def version():
@@ -71,6 +86,21 @@ def make_handlers(
         return ok(world.frame)
 
     @_guard()
+    def tick_cue():
+        world.tick_cues += 1
+        return ok(world.tick())
+
+    return _by_name(
+        version, get_available_maps, load_new_episode, get_episode_info, get_sensor_token,
+        get_episode_settings, set_episode_settings, tick_cue,
+    )  # fmt: skip
+
+
+def _map_methods(world: World) -> dict:
+    """The map (spawn points, OpenDRIVE), the weather, the blueprints and the spectator."""
+    xodr_cache: dict[str, str] = {}
+
+    @_guard()
     def get_map_info():
         spawn = [t.encode() for t in world.town.spawn_points]
         return ok([f"Carla/Maps/{world.town.name}", spawn])
@@ -98,6 +128,15 @@ def make_handlers(
     @_guard()
     def get_spectator():
         return ok(world.spectator_record())
+
+    return _by_name(
+        get_map_info, get_map_data, get_weather_parameters, set_weather_parameters,
+        get_actor_definitions, get_spectator,
+    )  # fmt: skip
+
+
+def _actor_methods(world: World) -> dict:
+    """Spawning, finding, moving and destroying actors, one by one or in batches."""
 
     @_guard()
     def spawn_actor(description, transform):
@@ -151,91 +190,66 @@ def make_handlers(
         world.set_transform(int(actor_id), protocol.Transform(x, y, z, t.pitch, t.yaw, t.roll))
         return ok_void()
 
-    @_guard()
-    def tick_cue():
-        world.tick_cues += 1
-        return ok(world.tick())
+    return _by_name(
+        spawn_actor, spawn_actor_with_parent, destroy_actor, get_actors_by_id, apply_batch,
+        get_actor_bounding_box, set_actor_transform, set_actor_location,
+    )  # fmt: skip
 
+
+NO_OPS = (  # CARLA methods a client may call that change nothing here
+    "set_actor_simulate_physics", "set_actor_enable_gravity", "set_actor_velocity",
+    "set_actor_angular_velocity", "set_actor_autopilot", "enable_sensor_for_ros",
+    "disable_sensor_for_ros", "freeze_all_traffic_lights", "update_lights_state",
+    "set_pedestrians_cross_factor", "set_pedestrians_seed", "stop_recorder",
+    "set_files_base_folder",
+)  # fmt: skip
+EMPTY_LISTS = ("get_required_files", "query_lights_state", "get_names_of_all_objects")
+
+
+def _no_ops() -> dict:
     def nothing(*_args):
         return ok_void()
 
     def empty_list(*_args):
         return ok([])
 
-    def shutdown():
+    table = dict.fromkeys(NO_OPS, nothing) | dict.fromkeys(EMPTY_LISTS, empty_list)
+    table["is_sensor_enabled_for_ros"] = lambda *_a: ok(False)
+    return table
+
+
+def _segood_methods(
+    world: World, on_shutdown: Callable[[], None] | None, pose_as_carla: bool
+) -> dict:
+    """Not CARLA: lets tests and scripts inspect, break and stop the server."""
+
+    def segood_shutdown():
         if on_shutdown:  # after the reply has gone out
             threading.Timer(0.2, on_shutdown).start()
         return ok_void()
 
-    table = {
-        f.__name__: f
-        for f in (
-            version,
-            get_available_maps,
-            load_new_episode,
-            get_episode_info,
-            get_sensor_token,
-            get_episode_settings,
-            set_episode_settings,
-            get_map_info,
-            get_map_data,
-            get_weather_parameters,
-            set_weather_parameters,
-            get_actor_definitions,
-            get_spectator,
-            spawn_actor,
-            spawn_actor_with_parent,
-            destroy_actor,
-            get_actors_by_id,
-            get_actor_bounding_box,
-            set_actor_transform,
-            set_actor_location,
-            tick_cue,
-            apply_batch,
+    def segood_status():
+        return ok(
+            {
+                "town": world.town.name,
+                "frame": world.frame,
+                "tick_cues": world.tick_cues,
+                "episode": world.episode_id,
+                "actors": sorted(world.actors),
+                "next_actor_id": world.next_actor_id,
+                "synchronous": world.settings["synchronous_mode"],
+                "settings": protocol.encode_settings(world.settings),
+                "camera_attributes": world.camera_attributes,
+                "render_seconds": world.last_render_seconds,
+            }
         )
-    }
-    for name in (
-        "set_actor_simulate_physics",
-        "set_actor_enable_gravity",
-        "set_actor_velocity",
-        "set_actor_angular_velocity",
-        "set_actor_autopilot",
-        "enable_sensor_for_ros",
-        "disable_sensor_for_ros",
-        "freeze_all_traffic_lights",
-        "update_lights_state",
-        "set_pedestrians_cross_factor",
-        "set_pedestrians_seed",
-        "stop_recorder",
-        "set_files_base_folder",
-    ):
-        table[name] = nothing
-    table["get_required_files"] = empty_list
-    table["query_lights_state"] = empty_list
-    table["get_names_of_all_objects"] = empty_list
-    table["is_sensor_enabled_for_ros"] = lambda *_a: ok(False)
-    # not CARLA: lets tests and scripts inspect and stop the server
-    table["segood_shutdown"] = shutdown
-    table["segood_status"] = lambda: ok(
-        {
-            "town": world.town.name,
-            "frame": world.frame,
-            "tick_cues": world.tick_cues,
-            "episode": world.episode_id,
-            "actors": sorted(world.actors),
-            "next_actor_id": world.next_actor_id,
-            "synchronous": world.settings["synchronous_mode"],
-            "settings": protocol.encode_settings(world.settings),
-            "camera_attributes": world.camera_attributes,
-            "render_seconds": world.last_render_seconds,
-        }
-    )
 
-    def fail_destroys(count):
+    def segood_fail_destroys(count):  # test hook: the next DestroyActor commands fail
         world.failing_destroys = int(count)
         return ok_void()
 
-    table["segood_fail_destroys"] = fail_destroys  # test hook: the next DestroyActor commands fail
-    if not pose_as_carla:  # how sim.generate tells this server from CARLA
-        table["segood_loopback"] = lambda: ok(protocol.VERSION)
-    return table
+    def segood_loopback():  # how sim.generate tells this server from CARLA
+        return ok(protocol.VERSION)
+
+    table = _by_name(segood_shutdown, segood_status, segood_fail_destroys)
+    return table if pose_as_carla else table | _by_name(segood_loopback)

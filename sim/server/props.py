@@ -18,7 +18,6 @@ test shape stays a new object.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,162 +36,79 @@ from sim.server.render.primitives import (
 from sim.tags import Tag
 
 COLORS = [
-    (0.95, 0.1, 0.8),
-    (0.1, 0.95, 0.95),
-    (1.0, 0.45, 0.0),
-    (0.55, 1.0, 0.1),
-    (0.55, 0.1, 0.95),
-    (1.0, 0.95, 0.1),
-    (1.0, 0.25, 0.35),
-    (0.1, 0.45, 1.0),
-]
+    (0.95, 0.1, 0.8), (0.1, 0.95, 0.95), (1.0, 0.45, 0.0), (0.55, 1.0, 0.1),
+    (0.55, 0.1, 0.95), (1.0, 0.95, 0.1), (1.0, 0.25, 0.35), (0.1, 0.45, 1.0),
+]  # fmt: skip
 SIZES = {"s": 0.6, "m": 1.0, "l": 1.6}
 
 # part = (kind, local centre (x, y, z above ground), size, (yaw, pitch, roll), pattern, colour k)
 Part = tuple[int, tuple, tuple, tuple, int, int]
+_FLAT = (0, 0, 0)  # no rotation
 
-
-def _ball():
-    return [(ELLIPSOID, (0, 0, 0.55), (0.55, 0.55, 0.55), (0, 0, 0), CHECKER, 0)]
-
-
-def _snowman():
-    return [
-        (ELLIPSOID, (0, 0, 0.4), (0.4, 0.4, 0.4), (0, 0, 0), PLAIN, 0),
-        (ELLIPSOID, (0, 0, 1.0), (0.3, 0.3, 0.3), (0, 0, 0), SPOTS, 1),
-        (ELLIPSOID, (0, 0, 1.42), (0.18, 0.18, 0.18), (0, 0, 0), PLAIN, 2),
-    ]
-
-
-def _tilted_crate():
-    return [(BOX, (0, 0, 0.55), (0.45, 0.45, 0.45), (30, 25, 20), STRIPES, 0)]
-
-
-def _crate_stack():
-    return [
-        (BOX, (0, 0, 0.3), (0.5, 0.4, 0.3), (0, 0, 0), CHECKER, 0),
+SHAPES: dict[str, tuple[Part, ...]] = {
+    "giantball": ((ELLIPSOID, (0, 0, 0.55), (0.55, 0.55, 0.55), _FLAT, CHECKER, 0),),
+    "snowman": (
+        (ELLIPSOID, (0, 0, 0.4), (0.4, 0.4, 0.4), _FLAT, PLAIN, 0),
+        (ELLIPSOID, (0, 0, 1.0), (0.3, 0.3, 0.3), _FLAT, SPOTS, 1),
+        (ELLIPSOID, (0, 0, 1.42), (0.18, 0.18, 0.18), _FLAT, PLAIN, 2),
+    ),
+    "tiltedcrate": ((BOX, (0, 0, 0.55), (0.45, 0.45, 0.45), (30, 25, 20), STRIPES, 0),),
+    "cratestack": (
+        (BOX, (0, 0, 0.3), (0.5, 0.4, 0.3), _FLAT, CHECKER, 0),
         (BOX, (0.1, 0, 0.85), (0.35, 0.3, 0.25), (25, 0, 0), STRIPES, 1),
         (BOX, (0, 0.05, 1.3), (0.2, 0.2, 0.2), (50, 10, 15), PLAIN, 2),
-    ]
-
-
-def _lying_barrel():
-    return [(CYLINDER, (0, 0, 0.4), (0.4, 0.4, 0.7), (0, 0, 90), STRIPES, 0)]
-
-
-def _mushroom():
-    return [
-        (CYLINDER, (0, 0, 0.45), (0.12, 0.12, 0.45), (0, 0, 0), PLAIN, 3),
-        (ELLIPSOID, (0, 0, 0.95), (0.6, 0.6, 0.25), (0, 0, 0), SPOTS, 0),
-    ]
-
-
-def _ring():
-    return [
-        (
-            ELLIPSOID,
-            (0.6 * np.cos(a), 0.6 * np.sin(a), 0.22),
-            (0.22, 0.22, 0.22),
-            (0, 0, 0),
-            PLAIN,
-            i % 3,
-        )
+    ),
+    "lyingbarrel": ((CYLINDER, (0, 0, 0.4), (0.4, 0.4, 0.7), (0, 0, 90), STRIPES, 0),),
+    "mushroom": (
+        (CYLINDER, (0, 0, 0.45), (0.12, 0.12, 0.45), _FLAT, PLAIN, 3),
+        (ELLIPSOID, (0, 0, 0.95), (0.6, 0.6, 0.25), _FLAT, SPOTS, 0),
+    ),
+    "ballring": tuple(
+        (ELLIPSOID, (0.6 * np.cos(a), 0.6 * np.sin(a), 0.22), (0.22,) * 3, _FLAT, PLAIN, i % 3)
         for i, a in enumerate(np.linspace(0, 2 * np.pi, 7)[:-1])
-    ]
-
-
-def _ziggurat():
-    return [
-        (BOX, (0, 0, 0.2), (0.7, 0.7, 0.2), (0, 0, 0), PLAIN, 0),
+    ),
+    "ziggurat": (
+        (BOX, (0, 0, 0.2), (0.7, 0.7, 0.2), _FLAT, PLAIN, 0),
         (BOX, (0, 0, 0.6), (0.5, 0.5, 0.2), (15, 0, 0), PLAIN, 1),
         (BOX, (0, 0, 1.0), (0.3, 0.3, 0.2), (30, 0, 0), PLAIN, 2),
-    ]
-
-
-def _egg():
-    return [(ELLIPSOID, (0, 0, 0.75), (0.4, 0.4, 0.75), (0, 12, 0), STRIPES, 0)]
-
-
-def _table():
-    legs = [
-        (CYLINDER, (sx * 0.5, sy * 0.3, 0.35), (0.05, 0.05, 0.35), (0, 0, 0), PLAIN, 1)
-        for sx in (-1, 1)
-        for sy in (-1, 1)
-    ]
-    return [*legs, (BOX, (0, 0, 0.74), (0.65, 0.42, 0.04), (0, 0, 0), CHECKER, 0)]
-
-
-def _sofa():
-    return [
-        (BOX, (0, 0, 0.25), (0.9, 0.4, 0.25), (0, 0, 0), SPOTS, 0),
-        (BOX, (0, -0.32, 0.7), (0.9, 0.1, 0.25), (0, 0, 0), SPOTS, 0),
-        (BOX, (-0.85, 0, 0.5), (0.08, 0.4, 0.15), (0, 0, 0), PLAIN, 1),
-        (BOX, (0.85, 0, 0.5), (0.08, 0.4, 0.15), (0, 0, 0), PLAIN, 1),
-    ]
-
-
-def _die():
-    return [(BOX, (0, 0, 0.5), (0.5, 0.5, 0.5), (20, 0, 0), SPOTS, 0)]
-
-
-def _dumbbell():
-    return [
-        (ELLIPSOID, (-0.6, 0, 0.3), (0.3, 0.3, 0.3), (0, 0, 0), PLAIN, 0),
-        (ELLIPSOID, (0.6, 0, 0.3), (0.3, 0.3, 0.3), (0, 0, 0), PLAIN, 0),
+    ),
+    "egg": ((ELLIPSOID, (0, 0, 0.75), (0.4, 0.4, 0.75), (0, 12, 0), STRIPES, 0),),
+    "table": (
+        *(
+            (CYLINDER, (sx * 0.5, sy * 0.3, 0.35), (0.05, 0.05, 0.35), _FLAT, PLAIN, 1)
+            for sx in (-1, 1)
+            for sy in (-1, 1)
+        ),
+        (BOX, (0, 0, 0.74), (0.65, 0.42, 0.04), _FLAT, CHECKER, 0),
+    ),
+    "sofa": (
+        (BOX, (0, 0, 0.25), (0.9, 0.4, 0.25), _FLAT, SPOTS, 0),
+        (BOX, (0, -0.32, 0.7), (0.9, 0.1, 0.25), _FLAT, SPOTS, 0),
+        (BOX, (-0.85, 0, 0.5), (0.08, 0.4, 0.15), _FLAT, PLAIN, 1),
+        (BOX, (0.85, 0, 0.5), (0.08, 0.4, 0.15), _FLAT, PLAIN, 1),
+    ),
+    "giantdie": ((BOX, (0, 0, 0.5), (0.5, 0.5, 0.5), (20, 0, 0), SPOTS, 0),),
+    "dumbbell": (
+        (ELLIPSOID, (-0.6, 0, 0.3), (0.3, 0.3, 0.3), _FLAT, PLAIN, 0),
+        (ELLIPSOID, (0.6, 0, 0.3), (0.3, 0.3, 0.3), _FLAT, PLAIN, 0),
         (CYLINDER, (0, 0, 0.3), (0.07, 0.07, 0.6), (0, 90, 0), STRIPES, 1),
-    ]
-
-
-def _boulders():
-    return [
+    ),
+    "boulders": (
         (ELLIPSOID, (0, 0, 0.35), (0.6, 0.45, 0.35), (20, 0, 10), SPOTS, 4),
         (ELLIPSOID, (0.45, 0.3, 0.25), (0.35, 0.3, 0.25), (50, 0, 0), SPOTS, 4),
-        (ELLIPSOID, (-0.2, 0.4, 0.6), (0.25, 0.25, 0.2), (0, 0, 0), PLAIN, 5),
-    ]
-
-
-def _duck():
-    return [
-        (ELLIPSOID, (0, 0, 0.4), (0.6, 0.4, 0.35), (0, 0, 0), PLAIN, 5),
-        (ELLIPSOID, (0.45, 0, 0.85), (0.22, 0.22, 0.22), (0, 0, 0), PLAIN, 5),
-        (BOX, (0.72, 0, 0.82), (0.12, 0.08, 0.04), (0, 0, 0), PLAIN, 2),
-    ]
-
-
-def _fridge():
-    return [(BOX, (0, 0, 0.9), (0.35, 0.35, 0.9), (0, 0, 8), STRIPES, 6)]
-
-
-def _tire_stack():
-    return [
-        (CYLINDER, (0, 0, 0.15 + 0.3 * i), (0.45, 0.45, 0.14), (0, 0, 0), STRIPES, i % 2 + 6)
+        (ELLIPSOID, (-0.2, 0.4, 0.6), (0.25, 0.25, 0.2), _FLAT, PLAIN, 5),
+    ),
+    "rubberduck": (
+        (ELLIPSOID, (0, 0, 0.4), (0.6, 0.4, 0.35), _FLAT, PLAIN, 5),
+        (ELLIPSOID, (0.45, 0, 0.85), (0.22, 0.22, 0.22), _FLAT, PLAIN, 5),
+        (BOX, (0.72, 0, 0.82), (0.12, 0.08, 0.04), _FLAT, PLAIN, 2),
+    ),
+    "fridge": ((BOX, (0, 0, 0.9), (0.35, 0.35, 0.9), (0, 0, 8), STRIPES, 6),),
+    "tirestack": tuple(
+        (CYLINDER, (0, 0, 0.15 + 0.3 * i), (0.45, 0.45, 0.14), _FLAT, STRIPES, i % 2 + 6)
         for i in range(3)
-    ]
-
-
-def _mattress():
-    return [(BOX, (0, 0, 0.35), (1.0, 0.7, 0.12), (10, 0, 25), STRIPES, 7)]
-
-
-SHAPES: dict[str, Callable[[], list[Part]]] = {
-    "giantball": _ball,
-    "snowman": _snowman,
-    "tiltedcrate": _tilted_crate,
-    "cratestack": _crate_stack,
-    "lyingbarrel": _lying_barrel,
-    "mushroom": _mushroom,
-    "ballring": _ring,
-    "ziggurat": _ziggurat,
-    "egg": _egg,
-    "table": _table,
-    "sofa": _sofa,
-    "giantdie": _die,
-    "dumbbell": _dumbbell,
-    "boulders": _boulders,
-    "rubberduck": _duck,
-    "fridge": _fridge,
-    "tirestack": _tire_stack,
-    "mattress": _mattress,
+    ),
+    "mattress": ((BOX, (0, 0, 0.35), (1.0, 0.7, 0.12), (10, 0, 25), STRIPES, 7),),
 }
 
 
@@ -226,8 +142,8 @@ class PropSpec:
     scale: float
     palette: tuple[tuple[float, float, float], ...]
 
-    def parts(self) -> list[Part]:
-        return SHAPES[self.shape]()
+    def parts(self) -> tuple[Part, ...]:
+        return SHAPES[self.shape]
 
     @property
     def extent(self) -> tuple[float, float, float]:

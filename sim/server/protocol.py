@@ -133,15 +133,6 @@ def encode_token(stream_id: int, port: int) -> list:
     return [token_bytes(stream_id, port)]
 
 
-def stream_id_of(token: Any) -> int:
-    """Stream id from a token as the client sends it (`[bin24]` or bare bin)."""
-    if isinstance(token, list | tuple) and len(token) == 1:
-        token = token[0]
-    if not isinstance(token, bytes | bytearray) or len(token) != 24:
-        raise ProtocolError("stream token must be 24 bytes")
-    return TOKEN.unpack_from(token)[0]
-
-
 def encode_weather(weather: dict[str, float]) -> list[float]:
     return [float(weather[k]) for k in WEATHER_FIELDS]
 

@@ -28,7 +28,6 @@ class StreamServer:
         self._subs: dict[int, list[socket.socket]] = defaultdict(list)
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self.subscribed = threading.Condition(self._lock)
 
     def serve_forever(self) -> None:
         accept_forever(self.sock, self._closed, self._accepted)
@@ -54,15 +53,10 @@ class StreamServer:
         log.debug("stream %d subscribed", stream_id)
         with self._lock:
             self._subs[stream_id].append(conn)
-            self.subscribed.notify_all()
 
     def has_subscribers(self, stream_id: int) -> bool:
         with self._lock:
             return bool(self._subs.get(stream_id))
-
-    def wait_for_subscriber(self, stream_id: int, timeout: float) -> bool:
-        with self._lock:
-            return self.subscribed.wait_for(lambda: bool(self._subs.get(stream_id)), timeout)
 
     def publish(self, stream_id: int, payload: bytes) -> int:
         """Send one message to every subscriber of `stream_id`; returns how many got it."""

@@ -218,24 +218,73 @@ def render_views(
     dirs = cam.directions()
     h, w = dirs.shape[:2]
     origin = cam.origin.astype(np.float32)
+    hits = _trace(prims, corners, cam, origin, dirs, _ground_distance(dirs, origin), FAR, True)
+    s = _surfaces(town, prims, hits, origin, dirs.reshape(-1, 3))
+    col = _sunlit(s, prims, corners, light, cam, w * h)
+    _wet_reflections(col, s, light, cam)
+    night = 1.0 - light.daylight
+    if night > 0.05:
+        _night_lights(col, s, town, night, cam, origin)
+    rgb = np.zeros((h * w, 3), np.float32)
+    rgb[s.surf] = shading.apply_fog(col, s.t[s.surf], light)
+    skyc = _sky_image(cam, light, False)[s.sky]
+    rgb[s.sky] = shading.apply_fog(
+        skyc, np.full(len(s.sky), 1e9 if light.fog_k > 0.01 else 0.0, np.float32), light
+    )
+    out = rgb.reshape(h, w, 3)
+    if light.rain > 0:
+        out = out * (1 - 0.12 * light.rain)
+        out = shading.rain_streaks(out, light.rain, seed)
+    out8 = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return RenderResult(
+        out8, s.tag.reshape(h, w), s.inst.reshape(h, w), time.perf_counter() - start
+    )
+
+
+def _ground_distance(dirs: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """(H, W) distance along each ray to the ground plane z = 0 (inf: none within GROUND_FAR)."""
     with np.errstate(divide="ignore"):
         tg = np.where(dirs[..., 2] < -1e-6, -origin[2] / dirs[..., 2], np.inf).astype(np.float32)
-    tg = np.where(tg < GROUND_FAR, tg, np.inf).astype(np.float32)
-    hits = _trace(prims, corners, cam, origin, dirs, tg, FAR, True)
+    return np.where(tg < GROUND_FAR, tg, np.inf).astype(np.float32)
 
+
+@dataclass
+class _Surfaces:
+    """Flat pixel indices of what each ray hit, and the surfaces' points and materials.
+
+    `surf` = objects (the first `n_obj`) then ground; `pts`, `normals`, `albedo`, `emit` are
+    per `surf` entry; `gx`, `gy`, `gtag` per ground entry; `tag`, `inst`, `t`, `d` per pixel.
+    """
+
+    obj: np.ndarray
+    gnd: np.ndarray
+    sky: np.ndarray
+    surf: np.ndarray
+    n_obj: int
+    t: np.ndarray
+    d: np.ndarray
+    tag: np.ndarray
+    inst: np.ndarray
+    pts: np.ndarray
+    normals: np.ndarray
+    albedo: np.ndarray
+    emit: np.ndarray
+    gx: np.ndarray
+    gy: np.ndarray
+    gtag: np.ndarray
+
+
+def _surfaces(town, prims: Primitives, hits: _Hits, origin: np.ndarray, d: np.ndarray):
+    """Tags, instance ids, normals and albedo of every hit (primitives, then ground)."""
     t = hits.t.reshape(-1)
     pid = hits.pid.reshape(-1)
-    d = dirs.reshape(-1, 3)
-    tag = np.full(h * w, Tag.SKY, np.uint8)
-    inst = np.zeros(h * w, np.uint16)
-    rgb = np.zeros((h * w, 3), np.float32)
-
+    tag = np.full(len(t), Tag.SKY, np.uint8)
+    inst = np.zeros(len(t), np.uint16)
     obj = np.nonzero(pid >= 0)[0]
     gnd = np.nonzero((pid < 0) & np.isfinite(t))[0]
-    sky_i = np.nonzero((pid < 0) & ~np.isfinite(t))[0]
+    sky = np.nonzero((pid < 0) & ~np.isfinite(t))[0]
     tag[obj] = prims.tag[pid[obj]]
     inst[obj] = prims.inst[pid[obj]]
-
     surf = np.concatenate([obj, gnd])
     pts = origin + t[surf, None] * d[surf]
     normals = np.zeros((len(surf), 3), np.float32)
@@ -252,55 +301,54 @@ def render_views(
     tag[gnd] = gtag
     normals[no:] = (0, 0, 1)
     albedo[no:] = ground_albedo(town, gx, gy, gtag, yellow, parking)
-
-    # wet surfaces darken; puddles on roads reflect the sky
-    wet_g = light.wet * np.isin(gtag, (Tag.ROADS, Tag.ROAD_LINES, Tag.SIDEWALKS))
-    albedo[no:] *= (1 - 0.35 * wet_g)[:, None]
-
-    ndl = np.clip(normals @ light.sun.astype(np.float32), 0, None)
-    lit = np.ones(len(surf), np.float32)
-    if light.sun_color.sum() > 0.03 and len(surf):
-        lit = _shadow(prims, corners, light, cam, pts, 256 if w * h <= 400 * 300 else 640)
-    amb = light.ambient[None, :] * (0.55 + 0.45 * normals[:, 2:3])
-    col = albedo * (amb + light.sun_color[None, :] * (ndl * lit)[:, None])
-
-    # reflections on wet ground
-    if light.wet > 0.05 or light.puddles > 0.05:
-        puddle = shading.value_noise(gx / 3.0, gy / 3.0) > (1 - 0.45 * light.puddles)
-        k = (0.18 * wet_g + 0.45 * puddle * (gtag != Tag.TERRAIN))[:, None]
-        col[no:] = col[no:] * (1 - k) + _sky_image(cam, light, True)[gnd] * k * 0.8
-
-    night = 1.0 - light.daylight
-    if night > 0.05:
-        glow = np.array([1.0, 0.82, 0.55], np.float32)
-        col += (emit * night)[:, None] * glow * 1.1
-        # street lamps near the camera light the scene around them
-        lamps = town.lamps
-        if len(lamps):
-            dist = np.linalg.norm(lamps[:, :2] - origin[:2], axis=1)
-            near = lamps[np.argsort(dist)[:10]]
-            acc = np.zeros(len(surf), np.float32)
-            for lp in near.astype(np.float32):
-                v = lp - pts
-                d2 = (v * v).sum(1)
-                acc += np.clip((normals * v).sum(1) / np.sqrt(d2 + 1e-6), 0, None) / (1 + d2 / 6)
-            col += albedo * (acc * 4.0 * night)[:, None] * glow
-        # headlights of the (invisible) ego vehicle
-        fwd = cam.rot[:, 0].astype(np.float32)
-        ds = d[surf]
-        cone = np.clip(((ds @ fwd) - 0.82) / 0.12, 0, 1) * (ds[:, 2] < 0.12)
-        head = cone * np.clip(-(normals * ds).sum(1), 0, None) / (1 + (t[surf] / 12.0) ** 2)
-        col += albedo * (head * 1.6 * night)[:, None] * np.array([1.0, 0.97, 0.9], np.float32)
-
-    col = shading.apply_fog(col, t[surf], light)
-    rgb[surf] = col
-    skyc = _sky_image(cam, light, False)[sky_i]
-    rgb[sky_i] = shading.apply_fog(
-        skyc, np.full(len(sky_i), 1e9 if light.fog_k > 0.01 else 0.0, np.float32), light
+    return _Surfaces(
+        obj, gnd, sky, surf, no, t, d, tag, inst, pts, normals, albedo, emit, gx, gy, gtag
     )
-    out = rgb.reshape(h, w, 3)
-    if light.rain > 0:
-        out = out * (1 - 0.12 * light.rain)
-        out = shading.rain_streaks(out, light.rain, seed)
-    out8 = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return RenderResult(out8, tag.reshape(h, w), inst.reshape(h, w), time.perf_counter() - start)
+
+
+def _wet_ground(s: _Surfaces, light) -> np.ndarray:
+    """(G,) how wet each ground hit is: paved surfaces take the weather's wetness."""
+    return light.wet * np.isin(s.gtag, (Tag.ROADS, Tag.ROAD_LINES, Tag.SIDEWALKS))
+
+
+def _sunlit(s: _Surfaces, prims, corners, light, cam: PerspectiveCamera, pixels: int):
+    """(M, 3) colour of every surface under ambient light and the sun, with cast shadows;
+    wet ground is darker."""
+    s.albedo[s.n_obj :] *= (1 - 0.35 * _wet_ground(s, light))[:, None]
+    ndl = np.clip(s.normals @ light.sun.astype(np.float32), 0, None)
+    lit = np.ones(len(s.surf), np.float32)
+    if light.sun_color.sum() > 0.03 and len(s.surf):
+        lit = _shadow(prims, corners, light, cam, s.pts, 256 if pixels <= 400 * 300 else 640)
+    amb = light.ambient[None, :] * (0.55 + 0.45 * s.normals[:, 2:3])
+    return s.albedo * (amb + light.sun_color[None, :] * (ndl * lit)[:, None])
+
+
+def _wet_reflections(col: np.ndarray, s: _Surfaces, light, cam: PerspectiveCamera) -> None:
+    """Wet roads and puddles reflect the sky (in place)."""
+    if light.wet > 0.05 or light.puddles > 0.05:
+        no = s.n_obj
+        puddle = shading.value_noise(s.gx / 3.0, s.gy / 3.0) > (1 - 0.45 * light.puddles)
+        k = (0.18 * _wet_ground(s, light) + 0.45 * puddle * (s.gtag != Tag.TERRAIN))[:, None]
+        col[no:] = col[no:] * (1 - k) + _sky_image(cam, light, True)[s.gnd] * k * 0.8
+
+
+def _night_lights(col, s: _Surfaces, town, night: float, cam: PerspectiveCamera, origin) -> None:
+    """At night (in place): lit windows and lamps glow, the nearest street lamps light the
+    scene around them, and the (invisible) ego vehicle's headlights light the road ahead."""
+    glow = np.array([1.0, 0.82, 0.55], np.float32)
+    col += (s.emit * night)[:, None] * glow * 1.1
+    lamps = town.lamps
+    if len(lamps):
+        dist = np.linalg.norm(lamps[:, :2] - origin[:2], axis=1)
+        near = lamps[np.argsort(dist)[:10]]
+        acc = np.zeros(len(s.surf), np.float32)
+        for lp in near.astype(np.float32):
+            v = lp - s.pts
+            d2 = (v * v).sum(1)
+            acc += np.clip((s.normals * v).sum(1) / np.sqrt(d2 + 1e-6), 0, None) / (1 + d2 / 6)
+        col += s.albedo * (acc * 4.0 * night)[:, None] * glow
+    fwd = cam.rot[:, 0].astype(np.float32)
+    ds = s.d[s.surf]
+    cone = np.clip(((ds @ fwd) - 0.82) / 0.12, 0, 1) * (ds[:, 2] < 0.12)
+    head = cone * np.clip(-(s.normals * ds).sum(1), 0, None) / (1 + (s.t[s.surf] / 12.0) ** 2)
+    col += s.albedo * (head * 1.6 * night)[:, None] * np.array([1.0, 0.97, 0.9], np.float32)
