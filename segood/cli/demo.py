@@ -35,9 +35,6 @@ CONFIGS = {
     "pspnet-conf": "configs/demo/pspnet-conf_r18-d8-c128_1xb4-150i_sim-demo-128x224.py",
     "ae": "configs/demo/ae-c16_1xb4-150i_sim-demo-128x224.py",
 }
-SPLIT_DIRS = {"train": "train/metadata/training", "validation": "train/metadata/validation",
-              "test": "test/metadata/test"}  # fmt: skip
-
 
 @command("segood-demo", "rerun it to continue where it stopped")
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,7 +156,10 @@ def run(command: list[str]) -> None:
 
 
 def count_frames(data: Path, split: str) -> int:
-    folder = data / SPLIT_DIRS[split]
+    from segood.data.streethazards import split_folder
+    from sim.writer import METADATA
+
+    folder = split_folder(data, split, METADATA)
     return sum(1 for _ in folder.rglob("*.json")) if folder.is_dir() else 0
 
 
