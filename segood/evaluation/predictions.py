@@ -251,10 +251,11 @@ class PredictionSource:
 
 
 def _label_size(dataset: Any, index: int) -> tuple[int, int]:
-    """(H, W) of an image's label, from the file header."""
+    """(H, W) of an image's label (its image's in a split without labels), from the header."""
     from PIL import Image
 
-    with Image.open(dataset.pairs[index].label_path) as label:
+    pair = dataset.pairs[index]
+    with Image.open(pair.label_path or pair.image_path) as label:
         width, height = label.size
     return height, width
 

@@ -51,6 +51,7 @@ class EvalJob:
     world: int = 1
     progress: bool = True
     save_scores: Any = None  # a prediction_files.ScoreWriter, or None
+    segmentation: bool = True  # compute the mIoU (labels are the model's classes)
 
 
 class Evaluation:
@@ -62,6 +63,7 @@ class Evaluation:
         self.store = ResultStore(job.out)
         self.timing: dict[str, float] = {}
         self.plans: dict[str, dict[str, dict[str, Any]]] = {}  # protocol -> component plan
+        self.labelled = getattr(job.dataset, "has_labels", True)  # else: scores saved only
         job.protocols = resolve_protocols(job.protocols, job)
         self.protocols = [protocol_class(name)(self) for name in job.protocols]
 
@@ -164,15 +166,18 @@ class Evaluation:
 
     def _evaluate_image(self, item: dict) -> None:
         """Score one image, let every protocol add it, and store its per-image results."""
-        name, label = item["name"], np.asarray(item["label"])
+        name = item["name"]
         start = time.perf_counter()
         scores = self.source.scores(item)
         t_scored = time.perf_counter()
-        anomaly, ignore = self.truth(label)
-        records = {p.name: p.add(name, scores.maps, anomaly, ignore) for p in self.protocols}
-        arrays = self._curves_and_confusion(name, scores, label, anomaly, ignore)
-        for protocol in self.protocols:
-            arrays.update(protocol.arrays(scores.maps, anomaly, ignore))
+        records, arrays = {}, {}
+        if self.labelled:  # a split without labels: its scores are only saved
+            label = np.asarray(item["label"])
+            anomaly, ignore = self.truth(label)
+            records = {p.name: p.add(name, scores.maps, anomaly, ignore) for p in self.protocols}
+            arrays = self._curves_and_confusion(name, scores, label, anomaly, ignore)
+            for protocol in self.protocols:
+                arrays.update(protocol.arrays(scores.maps, anomaly, ignore))
         t_metrics = time.perf_counter()
         if self.job.save_scores is not None:
             self.job.save_scores.write(self.job.dataset, item, scores.maps)
@@ -199,7 +204,7 @@ class Evaluation:
         }
         for column, score_map in scores.maps.items():
             arrays[f"curve/{column}"] = score_map.ravel()[pick]
-        if scores.classes is not None:
+        if scores.classes is not None and self.job.segmentation:
             arrays["confusion"] = confusion_matrix(scores.classes, label, scores.num_classes)
         return arrays
 
@@ -240,7 +245,8 @@ class Evaluation:
             for protocol in self.protocols:
                 records[protocol.name][meta["name"]] = meta["protocols"][protocol.name]
             for key, values in curves.items():
-                values.append(arrays[f"curve/{key}"])
+                if f"curve/{key}" in arrays:  # not for a split without labels
+                    values.append(arrays[f"curve/{key}"])
             if "confusion" in arrays:
                 c = arrays["confusion"]
                 confusion = c if confusion is None else confusion + c
@@ -253,8 +259,9 @@ class Evaluation:
             results[protocol.name] = protocol.compute(records[protocol.name])
         if confusion is not None:
             results["segmentation"] = _segmentation(confusion, job.dataset)
-        labels, weights = np.concatenate(curves["is_anomaly"]), np.concatenate(curves["weight"])
-        results["curves"] = {c: (np.concatenate(curves[c]), labels, weights) for c in columns}
+        if curves["is_anomaly"]:
+            labels, weights = np.concatenate(curves["is_anomaly"]), np.concatenate(curves["weight"])
+            results["curves"] = {c: (np.concatenate(curves[c]), labels, weights) for c in columns}
         results["seconds_per_image"] = {k: v / n_images for k, v in seconds.items()}
         return results
 
