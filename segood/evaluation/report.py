@@ -212,7 +212,8 @@ def plot_curves(curves: dict[str, tuple], out: Path, dataset: str) -> list[Path]
         ax.set(
             title=f"{title(dataset)}: {kind.upper()} (pixel sample)", xlim=(0, 1), ylim=(0, 1.01)
         )
-        ax.legend(fontsize=8, loc="lower right" if kind == "roc" else "upper right")
+        if ax.get_legend_handles_labels()[0]:  # a split without anomalies draws no curve
+            ax.legend(fontsize=8, loc="lower right" if kind == "roc" else "upper right")
         ax.grid(alpha=0.3)
         fig.tight_layout()
         path = out / f"{kind}_{dataset}.png"
