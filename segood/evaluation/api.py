@@ -266,7 +266,8 @@ def fit_dataset(
         return None
     fit = dict(spec.get("fit") or {})
     if fit:
-        root = fit.get("data_root") or (as_list(options.data_root) or [spec["data_root"]])[0]
+        own_root = as_list(options.data_root)[:1] if not options.dataset else []
+        root = fit.get("data_root") or (own_root or [spec["data_root"]])[0]
         name, split = fit["dataset"], fit.get("split", "validation")
     elif has_class_labels(dataset_class(target.name)):
         root, name, split = target.root, target.name, spec.get("fit_split", "validation")
