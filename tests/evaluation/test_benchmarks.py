@@ -11,6 +11,7 @@ the SegmentMeIfYouCan pixel metrics by a transcription of the official PixBinary
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -265,3 +266,50 @@ def test_leaderboards_follow_the_official_code():
     assert pairs["smiyc-obstacle"] == ("validation", ("smiyc-obstacle",))
     assert pairs["lostandfound"] == ("testNoKnown", ("smiyc-obstacle",))
     assert pairs["streethazards"] == pairs["bdd_anomaly"] == ("test", ("caos",))
+
+
+def test_a_cityscapes_model_gives_the_val_miou_and_no_warning(tmp_path, capsys):
+    """A 19-class model with the Cityscapes dataset config: by default the val mIoU (equal to
+    one computed here from the raw label ids and the official table), then a benchmark."""
+    import torch
+    from cityscapesscripts.helpers.labels import labels as table
+
+    from segood.evaluation.runner import normalize
+    from segood.models import build_model
+
+    raws = trees.cityscapes(tmp_path / "cs")
+    trees.smiyc_anomaly(tmp_path / "ra21")
+    net = dict(type="PSPNet", encoder="resnet18", num_classes=19)
+    config = tmp_path / "cityscapes_r18.py"
+    base = Path("configs/_base_/datasets/cityscapes_512x1024.py").resolve()
+    config.write_text(f"_base_ = [{str(base)!r}]\nmodel = dict(type='SegModel', model={net!r})\n")
+    torch.manual_seed(0)
+    model = build_model(net).eval()
+    torch.save(model.state_dict(), tmp_path / "cs.pth")
+    args = [str(config), "--checkpoint", str(tmp_path / "cs.pth"), "--scorers", "msp",
+            "--data-root", str(tmp_path / "cs"), "--out", str(tmp_path / "out")]  # fmt: skip
+    code, printed, err = run_tool(args, capsys)
+    assert code == 0, err
+    assert "warning" not in printed
+    got = json.loads((tmp_path / "out" / "results.json").read_text())["cityscapes"]
+    frame = trees.CITYSCAPES_FRAMES["val"][0]
+    image = tmp_path / "cs" / "leftImg8bit" / "val" / "frankfurt" / f"{frame}_leftImg8bit.png"
+    from PIL import Image
+
+    with torch.no_grad():
+        pred = model(normalize(np.array(Image.open(image).convert("RGB")), "cpu"))[0].argmax(0)
+    train_id = {lb.id: lb.trainId for lb in table if lb.id >= 0}
+    label = np.vectorize(lambda v: train_id[int(v)])(raws[frame])
+    keep = (label >= 0) & (label < 19)
+    ious = []
+    for c in range(19):
+        p, t = pred.numpy()[keep] == c, label[keep] == c
+        if (p | t).any():
+            ious.append((p & t).sum() / (p | t).sum())
+    assert got["segmentation"]["miou"] == pytest.approx(np.mean(ious), abs=1e-12)
+    assert got["settings"]["protocols"] == []
+    args = [*args[:5], "--dataset", "smiyc-anomaly", "--data-root", str(tmp_path / "ra21"),
+            "--out", str(tmp_path / "out2")]  # fmt: skip
+    code, printed, err = run_tool(args, capsys)
+    assert code == 0, err
+    assert "warning" not in printed and "RoadAnomaly21" in printed
