@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def eval_options(args: argparse.Namespace):
-    """The command line as one `EvalOptions` record, its combinations checked."""
+    """The command line as one `EvalOptions` record (flags named as its fields), checked."""
+    from dataclasses import fields
+
     from segood.evaluation.options import EvalOptions
     from segood.scorers.registry import parse_options
 
@@ -165,37 +167,15 @@ def eval_options(args: argparse.Namespace):
         scales = () if args.scales == ["full"] else tuple(_ints(args.scales, "--scales"))
     if args.dataset and not args.data_root:
         raise SegoodError("--dataset needs --data-root: one folder per dataset, in the same order")
-    return EvalOptions(
-        config=args.config,
-        checkpoint=args.checkpoint,
-        ae_checkpoint=args.ae_checkpoint,
-        branch_checkpoint=args.branch_checkpoint,
-        predictions=args.predictions,
-        dataset=args.dataset,
-        data_root=args.data_root,
-        split=args.split,
-        scorers=args.scorers,
-        extra_scorers=args.extra_scorers,
-        scorer_options=parse_options(args.set),
+    same_name = {f.name: getattr(args, f.name) for f in fields(EvalOptions) if f.name in vars(args)}
+    converted = dict(
         scales=scales,
-        full_resolution=True if args.full_res else None,
-        average=args.average,
-        mc_passes=args.mc_passes,
-        fit_images=args.fit_images,
-        exclude_background=args.exclude_background,
-        device=args.device,
         cfg_options=_options(args.cfg_options),
-        protocol=args.protocol,
-        component_threshold=args.component_threshold,
-        out=args.out,
-        resume=args.resume,
-        max_images=args.max_images,
-        panels=args.panels,
+        scorer_options=parse_options(args.set),
+        full_resolution=True if args.full_res else None,
         progress=not args.no_progress,
-        save_scores=args.save_scores,
-        save_dtype=args.save_dtype,
-        save_format=args.save_format,
     )
+    return EvalOptions(**{**same_name, **converted})
 
 
 def check_prediction_arguments(args: argparse.Namespace) -> None:
