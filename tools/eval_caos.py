@@ -31,6 +31,10 @@ from segood.evaluation.protocols import protocol_names
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
         "config", nargs="?", help="a config from configs/ (names the dataset and the model)"
@@ -89,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
     add_prediction_args(p)
-    return p.parse_args(argv)
+    return p
 
 
 def add_prediction_args(p: argparse.ArgumentParser) -> None:
@@ -126,7 +130,23 @@ def add_prediction_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    from segood.evaluation.options import naming_options_as
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    with naming_options_as(flag_names(parser)):  # the library's messages name our flags
+        return run(args)
+
+
+def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """EvalOptions field -> the flag that sets it (CONFIG for the positional config)."""
+    flags = {a.dest: a.option_strings[0] if a.option_strings else a.dest.upper()
+             for a in parser._actions}  # fmt: skip
+    flags.update(scorer_options="--set", full_resolution="--full-res", progress="--no-progress")
+    return flags
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         from segood.evaluation.api import evaluate, print_summary
         from segood.evaluation.predictions_api import evaluate_predictions
@@ -136,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.launcher == "pytorch":
             rank, world, args.device = init_distributed(args.device)
         options = eval_options(args)
-        run = evaluate_predictions if args.predictions else evaluate
-        results = run(options, rank, world)
+        evaluation = evaluate_predictions if args.predictions else evaluate
+        results = evaluation(options, rank, world)
         if results is not None:
             print_summary(results, args.out)
         return 0

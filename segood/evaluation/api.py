@@ -25,7 +25,7 @@ from segood.evaluation.benchmarks import DatasetSpec, has_class_labels, register
 from segood.evaluation.inference import AVERAGE_MODES, InferenceSettings
 from segood.evaluation.jobs import build_jobs, excluded_classes, run_datasets
 from segood.evaluation.model_source import ModelSource
-from segood.evaluation.options import EvalOptions, as_list
+from segood.evaluation.options import EvalOptions, as_list, option
 from segood.evaluation.report import print_summary
 from segood.models.description import network_config
 
@@ -72,7 +72,8 @@ def build_network(model_cfg: dict | None, checkpoint: str, device: str) -> torch
     if model_cfg is not None and described is not None:
         differ = disagreements(model_cfg, described)
         if differ:
-            hint = " (an autoencoder goes to --ae-checkpoint)" if "AutoEncoder" in differ[0] else ""
+            auto = "AutoEncoder" in differ[0]
+            hint = f" (an autoencoder goes to {option('ae_checkpoint')})" if auto else ""
             raise SegoodError(
                 f"checkpoint {checkpoint} holds another network than the config's model: "
                 f"{'; '.join(differ)}{hint}; use the config the checkpoint was trained or "
@@ -102,10 +103,11 @@ def choose_scorers(options: EvalOptions, has_branch: bool) -> tuple[list[str], l
     names, notes = [], []
     for name in CAOS_SCORERS:
         if name == "ae" and not options.ae_checkpoint:
-            notes.append("ae left out: no --ae-checkpoint")
+            notes.append(f"ae left out: no {option('ae_checkpoint')}")
         elif name == "branch" and not has_branch:
             notes.append(
-                "branch left out: the model has no confidence branch and no --branch-checkpoint"
+                "branch left out: the model has no confidence branch and no "
+                f"{option('branch_checkpoint')}"
             )
         else:
             names.append(name)
@@ -226,8 +228,10 @@ def model_targets(options: EvalOptions, spec: dict[str, Any]) -> list[DatasetSpe
 def check_scorer_options(scorer_options: dict[str, Any], names: list[str]) -> None:
     unused = sorted(set(scorer_options) - set(names))
     if unused:
-        raise SegoodError(f"--set names scorers that are not evaluated: {unused}; add them with "
-                          "--scorers or --extra-scorers")  # fmt: skip
+        raise SegoodError(
+            f"{option('scorer_options')} names scorers that are not evaluated: {unused}; add "
+            f"them with {option('scorers')} or {option('extra_scorers')}"
+        )
 
 
 def build_scorers(names: list[str], scorer_options: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -243,7 +247,7 @@ def inference_settings(options: EvalOptions, spec: dict[str, Any]) -> InferenceS
         scales = tuple(spec.get("scales", REFERENCE_SCALES))
     full = options.full_resolution if options.full_resolution is not None else not scales
     if options.average not in AVERAGE_MODES:
-        raise SegoodError(f"--average must be one of {AVERAGE_MODES}")
+        raise SegoodError(f"{option('average')} must be one of {AVERAGE_MODES}")
     return InferenceSettings(
         short_sides=tuple(scales),
         full_resolution=full,

@@ -23,6 +23,7 @@ from segood.evaluation.benchmarks import (
     has_class_labels,
     leaderboard,
 )
+from segood.evaluation.options import option
 from segood.evaluation.prediction_files import ScoreWriter
 from segood.evaluation.report import render_panels, write_reports
 from segood.evaluation.runner import EvalJob, Evaluation, item_name
@@ -41,7 +42,8 @@ def require_scorable(dataset: Any, spec: DatasetSpec, save_scores: bool) -> None
         return
     raise SegoodError(
         f"{dataset.NAME} split {spec.split!r} is published without labels, so no metric can be "
-        f"computed on it: save its scores for a submission with --save-scores, or evaluate the "
+        f"computed on it: save its scores for a submission with {option('save_scores')}, or "
+        "evaluate the "
         f"labelled split {leaderboard(spec.name).split!r}"
     )
 

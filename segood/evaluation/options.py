@@ -4,10 +4,13 @@ tools/eval_caos.py turns its command line into one of these; `api.evaluate` (a m
 `config` + `checkpoint`) and `predictions_api.evaluate_predictions` (`predictions`) build the
 per-dataset `runner.EvalJob`s from it. `dataset` / `data_root` / `split` name one dataset or
 several (lists, in the same order); `protocol` None takes each dataset's leaderboard protocol.
+Messages name these fields through `option()`, never a command-line flag.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,3 +65,37 @@ class EvalOptions:
     def dataset_specs(self) -> list[DatasetSpec]:
         """The datasets named by `dataset` / `data_root` / `split`."""
         return dataset_specs(as_list(self.dataset), as_list(self.data_root), as_list(self.split))
+
+
+# How messages name an option. The library speaks of `EvalOptions` fields (`resume`,
+# `scorers=['msp']`); a command-line front end maps them to its flags for the duration of a
+# call (`naming_options_as`), so its users read `--resume`, `--scorers msp`.
+_FLAGS: dict[str, str] = {}
+
+
+@contextmanager
+def naming_options_as(flags: dict[str, str]) -> Iterator[None]:
+    """Within the block, `option()` names the fields in `flags` by their flag ({field: flag})."""
+    global _FLAGS
+    before, _FLAGS = _FLAGS, dict(flags)
+    try:
+        yield
+    finally:
+        _FLAGS = before
+
+
+def option(name: str, value: Any = None) -> str:
+    """An `EvalOptions` field (with a value) as a message names it: `name` / `name=value`, or
+    the front end's flag (`--flag` / `--flag value ...`) inside `naming_options_as`."""
+    flag = _FLAGS.get(name)
+    if flag is None:
+        return f"`{name}`" if value is None else f"{name}={value!r}"
+    if value is None:
+        return flag
+    if isinstance(value, dict):  # scorer_options: {scorer: {option: value}}
+        words = [f"{s}.{k}={v}" for s, kw in value.items() for k, v in kw.items()]
+    elif isinstance(value, list | tuple):
+        words = [str(v) for v in value]
+    else:
+        words = [str(value)]
+    return " ".join([flag, *words])

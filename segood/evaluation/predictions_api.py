@@ -18,7 +18,7 @@ from typing import Any
 from segood.errors import SegoodError
 from segood.evaluation.benchmarks import DatasetSpec
 from segood.evaluation.jobs import build_jobs, excluded_classes, run_datasets
-from segood.evaluation.options import EvalOptions
+from segood.evaluation.options import EvalOptions, option
 from segood.evaluation.predictions import PredictionSource, logit_scorers, parse_predictions
 
 PredictionOptions = EvalOptions  # the `--predictions` command line uses the same record
@@ -35,7 +35,9 @@ def evaluate_predictions(
     names = options.scorers or logit_scorers()
     unused = sorted(set(options.scorer_options) - set(names))
     if unused:
-        raise SegoodError(f"--set names scorers that are not evaluated: {unused}")
+        raise SegoodError(
+            f"{option('scorer_options')} names scorers that are not evaluated: {unused}"
+        )
 
     def source_for(spec: DatasetSpec, dataset: Any) -> PredictionSource:
         built = {n: scorers.get(n, **options.scorer_options.get(n, {})) for n in names}
@@ -46,7 +48,8 @@ def evaluate_predictions(
                 if not method.folder.is_dir():
                     listed = ", ".join(s.name for s in specs)
                     raise SegoodError(
-                        f"{method.folder} not found: with several datasets each --predictions "
+                        f"{method.folder} not found: with several datasets each "
+                        f"{option('predictions')} "
                         f"folder holds one sub-folder per dataset ({listed})"
                     )
         source = PredictionSource(
@@ -59,7 +62,8 @@ def evaluate_predictions(
         )
         if options.scorers and not any(m.kind == "logits" for m in per_dataset):
             raise SegoodError(
-                "--scorers applies to logits; the --predictions folders hold score maps"
+                f"{option('scorers')} applies to logits; the {option('predictions')} folders "
+                "hold score maps"
             )
         return source
 

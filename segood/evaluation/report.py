@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from segood.evaluation.options import option
 from segood.evaluation.protocols import protocol_class, protocol_names
 from segood.evaluation.store import atomic_write_bytes
 
@@ -109,7 +110,7 @@ def print_summary(results: dict[str, Any], out: str) -> None:
         saved = r.get("settings", {}).get("saved_scores")
         if saved:
             print(f"{dataset}: score maps saved in {saved['folder']}/<scorer>/ (evaluate them "
-                  "with --predictions NAME=FOLDER)")  # fmt: skip
+                  f"with {option('predictions', 'NAME=FOLDER')})")  # fmt: skip
 
 
 def json_ready(results: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import numpy as np
 from segood.errors import SegoodError
 from segood.evaluation.inference import image_seed
 from segood.evaluation.model_source import barrier, logits_function, normalize
+from segood.evaluation.options import option
 from segood.evaluation.protocols import protocol_class, resolve_protocols
 from segood.evaluation.sources import ImageScores, ScoreSource
 from segood.evaluation.store import ResultStore, atomic_write_bytes, load_meta, safe_name, save_npz
@@ -118,14 +119,14 @@ class Evaluation:
         if not job.resume:
             if mine & set(done):
                 raise SegoodError(
-                    f"{job.out} already holds results; pass --resume to continue that run, or "
-                    "choose another --out"
+                    f"{job.out} already holds results; pass {option('resume')} to continue that "
+                    f"run, or choose another {option('out')}"
                 )
             return {}
         if done and not self.run_file.exists():
             raise SegoodError(
                 f"{job.out} holds results of an older segood without run.json; evaluate into a "
-                "new --out"
+                f"new {option('out')}"
             )
         if self.run_file.exists():
             self._compare_run(json.loads(self.run_file.read_text()), json.loads(self._run_record()))
@@ -134,15 +135,16 @@ class Evaluation:
     def _compare_run(self, before: dict, now: dict) -> None:
         if before["columns"] != now["columns"]:
             raise SegoodError(
-                f"{self.job.out} was evaluated with scorers {before['columns']}; --resume needs "
-                f"the same scorers, got {now['columns']}: resume with --scorers "
-                f"{' '.join(before['columns'])}, or evaluate into a new --out"
+                f"{self.job.out} was evaluated with scorers {before['columns']}; "
+                f"{option('resume')} needs the same scorers, got {now['columns']}: resume with "
+                f"{option('scorers', before['columns'])}, or evaluate into a new {option('out')}"
             )
         changed = _differences(before, now)
         if changed:
             raise SegoodError(
                 f"{self.job.out} was evaluated with other settings ({', '.join(changed)} differ; "
-                f"see {self.run_file}); --resume needs the same ones, or evaluate into a new --out"
+                f"see {self.run_file}); {option('resume')} needs the same ones, or evaluate into "
+                f"a new {option('out')}"
             )
 
     def _finished(self, name: str, done: dict[str, set[str]]) -> bool:

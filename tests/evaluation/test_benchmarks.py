@@ -313,3 +313,28 @@ def test_a_cityscapes_model_gives_the_val_miou_and_no_warning(tmp_path, capsys):
     code, printed, err = run_tool(args, capsys)
     assert code == 0, err
     assert "warning" not in printed and "RoadAnomaly21" in printed
+
+
+def test_library_messages_name_options_and_the_tool_names_flags(benchmarks, tmp_path, capsys):
+    """The library speaks of EvalOptions fields; tools/eval_caos.py turns them into flags."""
+    from segood.evaluation.options import EvalOptions, naming_options_as, option
+    from segood.evaluation.predictions_api import evaluate_predictions
+
+    assert option("scorers", ["msp", "maxlogit"]) == "scorers=['msp', 'maxlogit']"
+    with naming_options_as({"scorers": "--scorers", "scorer_options": "--set"}):
+        assert option("scorers", ["msp", "maxlogit"]) == "--scorers msp maxlogit"
+        assert option("scorer_options", {"vim": {"origin": "mean"}}) == "--set vim.origin=mean"
+    assert option("resume") == "`resume`"  # restored after the block
+    base, data = benchmarks
+    root = str(data["road-anomaly"][0])
+    folder = str(base / "preds" / "m" / "road-anomaly")
+    run = dict(predictions=[f"m={folder}"], dataset="road-anomaly", data_root=root,
+               progress=False, panels=0)  # fmt: skip
+    evaluate_predictions(EvalOptions(**run, out=str(tmp_path)))
+    with pytest.raises(SegoodError) as err:
+        evaluate_predictions(EvalOptions(**run, out=str(tmp_path)))
+    assert "pass `resume`" in str(err.value) and "--" not in str(err.value)
+    args = ["--predictions", f"m={folder}", "--dataset", "road-anomaly", "--data-root", root,
+            "--out", str(tmp_path)]  # fmt: skip
+    code, _, printed_err = run_tool(args, capsys)
+    assert code == 2 and "pass --resume" in printed_err and "another --out" in printed_err

@@ -109,7 +109,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(eval_assets, tmp_
     partial = tmp_path / "partial"
     evaluate(options(eval_assets, partial, max_images=2, **kw))  # "killed" after 2 images
     (partial / "streethazards" / "images" / ".x.npz.123.tmp").write_bytes(b"half")
-    with pytest.raises(Exception, match="--resume"):
+    with pytest.raises(Exception, match="pass `resume`"):  # the library names its option
         evaluate(options(eval_assets, partial, **kw))
     resumed = evaluate(options(eval_assets, partial, resume=True, **kw))["streethazards"]
     for protocol in ("caos", "pooled", "components"):
