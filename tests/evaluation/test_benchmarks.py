@@ -214,6 +214,10 @@ def test_a_split_without_labels_needs_save_scores(eval_assets, benchmarks, tmp_p
         assert handle["value"].shape == trees.SIZE and handle["value"].dtype == np.float16
     results = json.loads((tmp_path / "b" / "results.json").read_text())["smiyc-anomaly"]
     assert results["images"] == 3 and "smiyc-anomaly" not in results
+    before = [p.stat().st_mtime_ns for p in saved]
+    code, _, err = run_tool([*args, "--resume"], capsys)  # finished: nothing is redone
+    assert code == 0, err
+    assert [p.stat().st_mtime_ns for p in saved] == before
     # "one line" warning: a 13-class StreetHazards model on Cityscapes-style data
     warnings = [line for line in printed.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "13 classes" in warnings[0]
