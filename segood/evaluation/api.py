@@ -119,6 +119,7 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
     `evaluation`); on rank 0 write one report over them and return the results."""
     cfg = load_config(options.config, options.cfg_options)
     spec = evaluation_block(cfg, options.config)
+    targets = model_targets(options, spec)  # names, roots, splits: checked first
     device = options.device or default_device()
     nets = load_networks(cfg, options, device)
     names, notes = choose_scorers(options, nets.has_branch)
@@ -142,7 +143,6 @@ def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, A
             progress=options.progress and rank == 0,
         )
 
-    targets = model_targets(options, spec)
     jobs = build_jobs(options, targets, source_for, rank, world, nets.num_classes)
     for note in notes:
         print(f"note: {note}")
@@ -214,7 +214,10 @@ def model_targets(options: EvalOptions, spec: dict[str, Any]) -> list[DatasetSpe
         return options.dataset_specs()
     roots, splits = as_list(options.data_root), as_list(options.split)
     if len(roots) > 1 or len(splits) > 1:
-        raise SegoodError("several data roots or splits need the datasets they belong to")
+        raise SegoodError(
+            f"several {option('data_root')} or {option('split')} values need the "
+            f"{option('dataset')} they belong to, one each"
+        )
     return [
         DatasetSpec(
             registered_name(spec["dataset"]),

@@ -78,14 +78,18 @@ def dataset_specs(
 ) -> list[DatasetSpec]:
     """Pair dataset names with their roots (one each, in order) and splits (one each, one for
     all, or none for each dataset's leaderboard split)."""
+    from segood.evaluation.options import option  # (options builds on this module)
+
     if len(roots) != len(names):
         raise SegoodError(
-            f"{len(names)} dataset(s) {names} need one data root each, in the same order; got "
-            f"{len(roots)}: {roots}"
+            f"{len(names)} dataset(s) {names} need one {option('data_root')} each, in the same "
+            f"order; got {len(roots)}: {roots}"
         )
     splits = list(splits or [])
     if len(splits) not in (0, 1, len(names)):
-        raise SegoodError(f"give one split per dataset ({len(names)}) or one for all, got {splits}")
+        raise SegoodError(
+            f"give one {option('split')} per dataset ({len(names)}) or one for all, got {splits}"
+        )
     keys = [registered_name(n) for n in names]
     if len(set(keys)) != len(keys):
         raise SegoodError(f"datasets are listed twice: {names}; evaluate each split in its own run")

@@ -254,9 +254,9 @@ def test_dataset_roots_and_splits_pair_up():
     assert [(s.name, s.root, s.split) for s in specs] == [
         ("smiyc-anomaly", "a", "validation"), ("lostandfound", "b", "testNoKnown"),
     ]  # fmt: skip
-    with pytest.raises(SegoodError, match="one data root each"):
+    with pytest.raises(SegoodError, match="one `data_root` each"):
         dataset_specs(["road-anomaly", "smiyc-anomaly"], ["a"], None)
-    with pytest.raises(SegoodError, match="one split per dataset"):
+    with pytest.raises(SegoodError, match="one `split` per dataset"):
         dataset_specs(["road-anomaly", "smiyc-anomaly", "cityscapes"], ["a", "b", "c"], ["x", "y"])
 
 
