@@ -342,3 +342,9 @@ def test_library_messages_name_options_and_the_tool_names_flags(benchmarks, tmp_
             "--out", str(tmp_path)]  # fmt: skip
     code, _, printed_err = run_tool(args, capsys)
     assert code == 2 and "pass --resume" in printed_err and "another --out" in printed_err
+
+
+def test_every_dataset_has_a_leaderboard_entry():
+    from segood.data import DATASETS
+
+    assert set(LEADERBOARDS) == set(DATASETS)
