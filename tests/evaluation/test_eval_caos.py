@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -201,6 +202,9 @@ def test_torchrun_two_processes_equal_one(eval_assets, tmp_path):
     ]
     repo = str(Path(__file__).resolve().parents[2])  # the tool must import this checkout's segood
     env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": repo}
+    with socket.socket() as sock:  # a free port: other test runs may share the machine
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     run = subprocess.run(
         [
             sys.executable,
@@ -208,8 +212,10 @@ def test_torchrun_two_processes_equal_one(eval_assets, tmp_path):
             "torch.distributed.run",
             "--nproc-per-node",
             "2",
+            "--master-addr",
+            "127.0.0.1",
             "--master-port",
-            "29517",
+            str(port),
             "tools/eval_caos.py",
             *common,
             "--out",
