@@ -1,13 +1,19 @@
 #!/usr/bin/env python
-"""Evaluate anomaly scorers on StreetHazards / BDD-Anomaly with the CAOS protocol.
+"""Evaluate anomaly scorers on CAOS and the road-anomaly benchmarks, each by its leaderboard.
 
     python tools/eval_caos.py CONFIG --checkpoint CKPT [--ae-checkpoint CKPT]
         [--branch-checkpoint CKPT] [--scorers msp maxlogit ...] [--extra-scorers energy sml]
+        [--dataset NAME ... --data-root ROOT ... [--split SPLIT ...]]
         [--protocol caos|pooled|components|all|smiyc-anomaly|smiyc-obstacle]
         [--scales 300 375 450 525 600 | --scales full]
         [--out DIR] [--resume] [--launcher none|pytorch] [--save-scores]
-    python tools/eval_caos.py --predictions DIR | NAME=DIR ... --dataset streethazards|bdd_anomaly
-        --data-root ROOT [--split test] [--out DIR] ...     (saved predictions, no model)
+    python tools/eval_caos.py --predictions DIR | NAME=DIR ... --dataset NAME ...
+        --data-root ROOT ... [--split SPLIT ...] [--out DIR] ...   (saved predictions, no model)
+
+Datasets: streethazards, bdd_anomaly, smiyc-anomaly, smiyc-obstacle, fishyscapes-laf,
+lostandfound, road-anomaly, cityscapes; one --data-root per dataset, in the same order (the
+folder its archive extracts to). Default split and protocol: the dataset's leaderboard's.
+Several datasets give one table and one results.json.
 
 Default scorers: the paper's (MSP, Branch, Background, MC dropout, AE, MaxLogit), each one
 that the given checkpoints make possible. Multi-GPU / multi-process:
@@ -25,6 +31,10 @@ from segood.evaluation.protocols import protocol_names
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
         "config", nargs="?", help="a config from configs/ (names the dataset and the model)"
@@ -43,9 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--protocol",
-        default="caos",
         choices=[*protocol_names(), "all"],
-        help="all = caos + pooled + components; smiyc-* = the SegmentMeIfYouCan leaderboard's",
+        help="default: each dataset's leaderboard protocol (caos for StreetHazards and "
+        "BDD-Anomaly, smiyc-* for the SegmentMeIfYouCan datasets); all = caos + pooled + "
+        "components",
     )
     p.add_argument(
         "--scales",
@@ -63,7 +74,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mc-passes", type=int, default=8, help="MC-dropout passes T")
     p.add_argument("--out", default="outputs/eval", help="report folder")
     p.add_argument("--resume", action="store_true", help="continue a run in --out")
-    p.add_argument("--data-root", help="override the config's data_root")
+    p.add_argument(
+        "--data-root",
+        nargs="+",
+        metavar="ROOT",
+        help="one per --dataset, in the same order (without --dataset: the config's data_root)",
+    )
     p.add_argument("--max-images", type=int, help="evaluate only the first N images")
     p.add_argument(
         "--fit-images",
@@ -77,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
     add_prediction_args(p)
-    return p.parse_args(argv)
+    return p
 
 
 def add_prediction_args(p: argparse.ArgumentParser) -> None:
@@ -88,8 +104,18 @@ def add_prediction_args(p: argparse.ArgumentParser) -> None:
         metavar="[NAME=]DIR",
         help="evaluate saved predictions (one .npy/.npz/.hdf5 per image) instead of a model",
     )
-    p.add_argument("--dataset", help="with --predictions: streethazards or bdd_anomaly")
-    p.add_argument("--split", default="test", help="with --predictions: the split (test)")
+    p.add_argument(
+        "--dataset",
+        nargs="+",
+        metavar="NAME",
+        help="evaluate these datasets (default with a config: its evaluation block)",
+    )
+    p.add_argument(
+        "--split",
+        nargs="+",
+        metavar="SPLIT",
+        help="one per dataset, or one for all (default: each dataset's leaderboard split)",
+    )
     p.add_argument(
         "--save-scores", action="store_true", help="save every score map (OUT/<dataset>/scores)"
     )
@@ -104,45 +130,34 @@ def add_prediction_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    from segood.evaluation.options import naming_options_as
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    with naming_options_as(flag_names(parser)):  # the library's messages name our flags
+        return run(args)
+
+
+def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """EvalOptions field -> the flag that sets it (CONFIG for the positional config)."""
+    flags = {a.dest: a.option_strings[0] if a.option_strings else a.dest.upper()
+             for a in parser._actions}  # fmt: skip
+    flags.update(scorer_options="--set", full_resolution="--full-res", progress="--no-progress")
+    return flags
+
+
+def run(args: argparse.Namespace) -> int:
     try:
-        from segood.evaluation.api import EvalOptions, evaluate, print_summary
+        from segood.evaluation.api import evaluate, print_summary
+        from segood.evaluation.predictions_api import evaluate_predictions
 
         check_arguments(args)
         rank, world = 0, 1
-        device = args.device
         if args.launcher == "pytorch":
-            rank, world, device = init_distributed(args.device)
-        if args.predictions:
-            return _predictions(args, rank, world)
-        if not args.config or not args.checkpoint:
-            raise SegoodError(
-                "give CONFIG --checkpoint CKPT (a model), or --predictions DIR --dataset NAME "
-                "--data-root ROOT (saved predictions)"
-            )
-        if args.mc_passes < 2:
-            raise SegoodError(f"--mc-passes must be at least 2, got {args.mc_passes}")
-        scales = None
-        if args.scales is not None:
-            scales = () if args.scales == ["full"] else tuple(_ints(args.scales, "--scales"))
-        options = EvalOptions(
-            config=args.config,
-            checkpoint=args.checkpoint,
-            ae_checkpoint=args.ae_checkpoint,
-            branch_checkpoint=args.branch_checkpoint,
-            scorers=args.scorers,
-            extra_scorers=args.extra_scorers,
-            scales=scales,
-            full_resolution=True if args.full_res else None,
-            average=args.average,
-            mc_passes=args.mc_passes,
-            data_root=args.data_root,
-            fit_images=args.fit_images,
-            device=device,
-            cfg_options=_options(args.cfg_options),
-            **shared_options(args),
-        )
-        results = evaluate(options, rank, world)
+            rank, world, args.device = init_distributed(args.device)
+        options = eval_options(args)
+        evaluation = evaluate_predictions if args.predictions else evaluate
+        results = evaluation(options, rank, world)
         if results is not None:
             print_summary(results, args.out)
         return 0
@@ -151,30 +166,40 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def shared_options(args: argparse.Namespace) -> dict:
-    """The options a model run and a --predictions run take alike."""
+def eval_options(args: argparse.Namespace):
+    """The command line as one `EvalOptions` record (flags named as its fields), checked."""
+    from dataclasses import fields
+
+    from segood.evaluation.options import EvalOptions
     from segood.scorers.registry import parse_options
 
-    return dict(
-        protocol=args.protocol,
-        out=args.out,
-        resume=args.resume,
-        max_images=args.max_images,
-        panels=args.panels,
-        component_threshold=args.component_threshold,
+    if args.predictions:
+        check_prediction_arguments(args)
+    elif not args.config or not args.checkpoint:
+        raise SegoodError(
+            "give CONFIG --checkpoint CKPT (a model), or --predictions DIR --dataset NAME "
+            "--data-root ROOT (saved predictions)"
+        )
+    if args.mc_passes < 2:
+        raise SegoodError(f"--mc-passes must be at least 2, got {args.mc_passes}")
+    scales = None
+    if args.scales is not None:
+        scales = () if args.scales == ["full"] else tuple(_ints(args.scales, "--scales"))
+    if args.dataset and not args.data_root:
+        raise SegoodError("--dataset needs --data-root: one folder per dataset, in the same order")
+    same_name = {f.name: getattr(args, f.name) for f in fields(EvalOptions) if f.name in vars(args)}
+    converted = dict(
+        scales=scales,
+        cfg_options=_options(args.cfg_options),
         scorer_options=parse_options(args.set),
+        full_resolution=True if args.full_res else None,
         progress=not args.no_progress,
-        exclude_background=args.exclude_background,
-        save_scores=args.save_scores,
-        save_dtype=args.save_dtype,
-        save_format=args.save_format,
     )
+    return EvalOptions(**{**same_name, **converted})
 
 
-def _predictions(args: argparse.Namespace, rank: int, world: int) -> int:
-    from segood.evaluation.api import print_summary
-    from segood.evaluation.predictions_api import PredictionOptions, evaluate_predictions
-
+def check_prediction_arguments(args: argparse.Namespace) -> None:
+    """--predictions evaluates files: no model options, and the datasets they belong to."""
     model_only = [f for f in ("config", "checkpoint", "ae_checkpoint", "branch_checkpoint")
                   if getattr(args, f)]  # fmt: skip
     if model_only or args.extra_scorers:
@@ -182,20 +207,13 @@ def _predictions(args: argparse.Namespace, rank: int, world: int) -> int:
             "--predictions evaluates saved files without a model; leave out "
             f"{', '.join(model_only) or '--extra-scorers'} (choose logit scorers with --scorers)"
         )
+    from segood.evaluation.predictions import parse_predictions
+
+    parse_predictions(args.predictions)  # names and folders first: the first thing to fix
     if not args.dataset or not args.data_root:
-        raise SegoodError("--predictions needs --dataset streethazards|bdd_anomaly and --data-root")
-    options = PredictionOptions(
-        predictions=args.predictions,
-        dataset=args.dataset,
-        data_root=args.data_root,
-        split=args.split,
-        scorers=args.scorers,
-        **shared_options(args),
-    )
-    results = evaluate_predictions(options, rank, world)
-    if results is not None:
-        print_summary(results, args.out)
-    return 0
+        raise SegoodError(
+            "--predictions needs --dataset NAME ... and --data-root ROOT ... (one per dataset)"
+        )
 
 
 def init_distributed(device: str | None) -> tuple[int, int, str]:

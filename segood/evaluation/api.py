@@ -1,65 +1,38 @@
-"""`evaluate`: build the CAOS evaluation of one config from its parts and run it.
+"""`evaluate`: a model's evaluation on one dataset or several, built from its config.
 
 The config is a training config of `configs/` (an mmengine Python config): `model` gives the
-network (`SegModel(model=PSPNet ...)`), `evaluation` the dataset (`dataset`, `data_root`,
-`split`, `fit_split`, optionally `scales`). This module turns it and the command-line options
-into an `EvalJob`, runs it, renders panels and writes the reports.
+network (`SegModel(model=PSPNet ...)`), `evaluation` the dataset it is evaluated on by default
+(`dataset`, `data_root`, `split`, `fit_split`, optionally `scales`, `name`, and `fit` =
+dict(dataset, data_root, split): the in-distribution data fitted scorers are fitted on).
+`EvalOptions.dataset` / `data_root` / `split` evaluate other datasets instead. This module loads
+the networks and builds one `ModelSource` per dataset; `jobs.run_datasets` runs them and writes
+one report.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+from segood.data.factory import dataset_class
 from segood.errors import SegoodError
+from segood.evaluation.benchmarks import DatasetSpec, has_class_labels, registered_name
 from segood.evaluation.inference import AVERAGE_MODES, InferenceSettings
+from segood.evaluation.jobs import build_jobs, excluded_classes, run_datasets
 from segood.evaluation.model_source import ModelSource
-from segood.evaluation.prediction_files import ScoreWriter
-from segood.evaluation.protocols import protocol_names
-from segood.evaluation.report import format_table, render_panels, write_reports
-from segood.evaluation.runner import EvalJob, Evaluation, item_name
+from segood.evaluation.options import EvalOptions, as_list, option
+from segood.evaluation.report import print_summary
 from segood.models.description import network_config
+
+__all__ = ["EvalOptions", "evaluate", "print_summary"]
 
 CAOS_SCORERS = ("msp", "branch", "background", "mc_dropout", "ae", "maxlogit")
 REFERENCE_SCALES = (300, 375, 450, 525, 600)
-
-
-@dataclass
-class EvalOptions:
-    """The command line of tools/eval_caos.py, as data."""
-
-    config: str
-    checkpoint: str
-    ae_checkpoint: str | None = None
-    branch_checkpoint: str | None = None
-    scorers: list[str] | None = None  # None = the CAOS scorers that can run, + extra
-    extra_scorers: list[str] = field(default_factory=list)
-    protocol: str = "caos"
-    scales: tuple[int, ...] | None = None  # None = the config's, else the reference's
-    full_resolution: bool | None = None
-    average: str = "logits"
-    mc_passes: int = 8
-    out: str = "outputs/eval"
-    resume: bool = False
-    data_root: str | None = None
-    max_images: int | None = None
-    fit_images: int | None = None
-    panels: int = 4
-    component_threshold: float | None = None
-    device: str | None = None
-    cfg_options: dict[str, Any] | None = None
-    scorer_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> kwargs
-    progress: bool = True
-    exclude_background: bool = False  # the reference's --exclude_back
-    save_scores: bool = False
-    save_dtype: str = "float16"
-    save_format: str = "npz"
 
 
 def load_config(path: str, options: dict[str, Any] | None = None):
@@ -99,7 +72,8 @@ def build_network(model_cfg: dict | None, checkpoint: str, device: str) -> torch
     if model_cfg is not None and described is not None:
         differ = disagreements(model_cfg, described)
         if differ:
-            hint = " (an autoencoder goes to --ae-checkpoint)" if "AutoEncoder" in differ[0] else ""
+            auto = "AutoEncoder" in differ[0]
+            hint = f" (an autoencoder goes to {option('ae_checkpoint')})" if auto else ""
             raise SegoodError(
                 f"checkpoint {checkpoint} holds another network than the config's model: "
                 f"{'; '.join(differ)}{hint}; use the config the checkpoint was trained or "
@@ -129,10 +103,11 @@ def choose_scorers(options: EvalOptions, has_branch: bool) -> tuple[list[str], l
     names, notes = [], []
     for name in CAOS_SCORERS:
         if name == "ae" and not options.ae_checkpoint:
-            notes.append("ae left out: no --ae-checkpoint")
+            notes.append(f"ae left out: no {option('ae_checkpoint')}")
         elif name == "branch" and not has_branch:
             notes.append(
-                "branch left out: the model has no confidence branch and no --branch-checkpoint"
+                "branch left out: the model has no confidence branch and no "
+                f"{option('branch_checkpoint')}"
             )
         else:
             names.append(name)
@@ -140,154 +115,190 @@ def choose_scorers(options: EvalOptions, has_branch: bool) -> tuple[list[str], l
 
 
 def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, Any] | None:
-    """Run the evaluation; on rank 0 write the reports and return the results."""
-    import segood.scorers as scorers
-    from segood.data import build_dataset
-
+    """Run the evaluation of a model on every dataset of `options` (default: the config's
+    `evaluation`); on rank 0 write one report over them and return the results."""
     cfg = load_config(options.config, options.cfg_options)
-    if "evaluation" not in cfg:
-        raise SegoodError(
-            f"config {options.config} has no `evaluation` dict (dataset, data_root, split); "
-            "use a config from configs/ or add one"
-        )
-    spec = dict(cfg.evaluation)
+    spec = evaluation_block(cfg, options.config)
+    targets = model_targets(options, spec)  # names, roots, splits: checked first
     device = options.device or default_device()
-    dataset_name = spec["dataset"]
-    name = report_name(spec)
-    root = options.data_root or spec["data_root"]
-    dataset = build_dataset(dataset_name, root, spec.get("split", "test"))
-    fit_split = spec.get("fit_split", "validation")
-    model_cfg = network_config(cfg.model) if cfg.get("model") else None  # None: the checkpoint's
-    model = build_network(model_cfg, options.checkpoint, device)
-    branch_model = None
-    if options.branch_checkpoint:
-        branch_cfg = config_in_checkpoint(options.branch_checkpoint) or (
-            {**model_cfg, "confidence_branch": True} if model_cfg else None
+    nets = load_networks(cfg, options, device)
+    names, notes = choose_scorers(options, nets.has_branch)
+    check_scorer_options(options.scorer_options, names)
+    settings = inference_settings(options, spec)
+
+    def source_for(target: DatasetSpec, dataset: Any) -> ModelSource:
+        built = build_scorers(names, options.scorer_options)
+        fit = fit_dataset(spec, target, options, built)
+        return ModelSource(
+            model=nets.model,
+            scorers=built,
+            settings=settings,
+            fit_dataset=fit,
+            autoencoder=nets.autoencoder,
+            branch_model=nets.branch_model,
+            device=device,
+            fit_images=options.fit_images,
+            fingerprint=fit_fingerprint(options.checkpoint, fit),
+            exclude_classes=excluded_classes(options.exclude_background, dataset),
+            progress=options.progress and rank == 0,
         )
-        branch_model = build_network(branch_cfg, options.branch_checkpoint, device)
-    autoencoder = None
-    if options.ae_checkpoint:
-        ae_cfg = config_in_checkpoint(options.ae_checkpoint) or {"type": "AutoEncoder"}
-        autoencoder = build_network(ae_cfg, options.ae_checkpoint, device)
-    has_branch = getattr(model, "confidence_head", None) is not None or branch_model is not None
-    names, notes = choose_scorers(options, has_branch)
-    unused = sorted(set(options.scorer_options) - set(names))
-    if unused:
-        raise SegoodError(f"--set names scorers that are not evaluated: {unused}; add them with "
-                          "--scorers or --extra-scorers")  # fmt: skip
-    built = {name: scorers.get(name, **options.scorer_options.get(name, {})) for name in names}
-    scales = (
-        options.scales
-        if options.scales is not None
-        else tuple(spec.get("scales", REFERENCE_SCALES))
-    )
-    full = options.full_resolution if options.full_resolution is not None else not scales
-    if options.average not in AVERAGE_MODES:
-        raise SegoodError(f"--average must be one of {AVERAGE_MODES}")
-    settings = InferenceSettings(
-        short_sides=tuple(scales),
-        full_resolution=full,
-        average=options.average,
-        mc_passes=options.mc_passes,
-    )
-    out = Path(options.out)
-    fit_dataset = None
-    if any(isinstance(s, scorers.FittedScorer) for s in built.values()):
-        try:
-            fit_dataset = build_dataset(dataset_name, root, fit_split)
-        except SegoodError as err:
-            raise SegoodError(f"fitted scorers need the {fit_split} split: {err}") from None
-    fingerprint = {
-        "checkpoint": os.path.abspath(options.checkpoint),
-        "checkpoint_bytes": os.path.getsize(options.checkpoint),
-        "checkpoint_mtime": os.path.getmtime(options.checkpoint),
-        "dataset": dataset_name,
-        "fit_split": fit_split,
-    }
-    source = ModelSource(
-        model=model,
-        scorers=built,
-        settings=settings,
-        fit_dataset=fit_dataset,
-        autoencoder=autoencoder,
-        branch_model=branch_model,
-        device=device,
-        fit_images=options.fit_images,
-        fingerprint=fingerprint,
-        exclude_classes=excluded_classes(options.exclude_background, dataset),
-        progress=options.progress and rank == 0,
-    )
-    evaluation = Evaluation(job_for(options, dataset, source, out / name, rank, world))
+
+    jobs = build_jobs(options, targets, source_for, rank, world, nets.num_classes)
     for note in notes:
         print(f"note: {note}")
-    results = evaluation.run()
-    if results is None:
-        return None
-    settings_record = {
+    record = {
         "config": options.config,
         "checkpoint": options.checkpoint,
         "ae_checkpoint": options.ae_checkpoint,
         "branch_checkpoint": options.branch_checkpoint,
-        "dataset": dataset_name,
-        "scorer_settings": {name: repr(scorer) for name, scorer in built.items()},
         "scales": list(settings.short_sides),
         "full_resolution": settings.full_resolution,
         "average": settings.average,
         "mc_dropout_passes": settings.mc_passes,
         "device": device,
     }
-    return finish(evaluation, results, settings_record, options.panels)
+
+    def describe(source: ModelSource) -> dict[str, Any]:
+        return {**record, "scorer_settings": {n: repr(s) for n, s in source.scorers.items()}}
+
+    return run_datasets(options, jobs, describe, rank)
 
 
-def excluded_classes(exclude_background: bool, dataset: Any) -> tuple[int, ...]:
-    """The class channels dropped before scoring: the background with --exclude-background."""
-    return (int(dataset.background_id),) if exclude_background else ()
+@dataclass
+class Networks:
+    """The networks of a model run: the segmentation model and its optional helpers."""
+
+    model: torch.nn.Module
+    branch_model: torch.nn.Module | None = None
+    autoencoder: torch.nn.Module | None = None
+
+    @property
+    def has_branch(self) -> bool:
+        own = getattr(self.model, "confidence_head", None) is not None
+        return own or self.branch_model is not None
+
+    @property
+    def num_classes(self) -> int | None:
+        return getattr(self.model, "num_classes", None)
 
 
-def job_for(options: Any, dataset: Any, source: Any, out: Path, rank: int, world: int) -> EvalJob:
-    """The `EvalJob` of one dataset from the options shared by model and prediction runs."""
-    writer = None
-    if options.save_scores:
-        writer = ScoreWriter(out / "scores", options.save_dtype, options.save_format)
-    return EvalJob(
-        dataset=dataset,
-        source=source,
-        out=out,
-        protocols=(options.protocol,),
-        resume=options.resume,
-        max_images=options.max_images,
-        component_threshold=options.component_threshold,
-        rank=rank,
-        world=world,
-        progress=options.progress and rank == 0,
-        save_scores=writer,
+def load_networks(cfg: Any, options: EvalOptions, device: str) -> Networks:
+    """The model of `--checkpoint` (the config's `model`, or the checkpoint's own description)
+    and the confidence-branch model and autoencoder when their checkpoints are given."""
+    model_cfg = network_config(cfg.model) if cfg.get("model") else None  # None: the checkpoint's
+    nets = Networks(build_network(model_cfg, options.checkpoint, device))
+    if options.branch_checkpoint:
+        branch_cfg = config_in_checkpoint(options.branch_checkpoint) or (
+            {**model_cfg, "confidence_branch": True} if model_cfg else None
+        )
+        nets.branch_model = build_network(branch_cfg, options.branch_checkpoint, device)
+    if options.ae_checkpoint:
+        ae_cfg = config_in_checkpoint(options.ae_checkpoint) or {"type": "AutoEncoder"}
+        nets.autoencoder = build_network(ae_cfg, options.ae_checkpoint, device)
+    return nets
+
+
+def evaluation_block(cfg: Any, path: str) -> dict[str, Any]:
+    if "evaluation" not in cfg:
+        raise SegoodError(
+            f"config {path} has no `evaluation` dict (dataset, data_root, split); "
+            "use a config from configs/ or add one"
+        )
+    return dict(cfg.evaluation)
+
+
+def model_targets(options: EvalOptions, spec: dict[str, Any]) -> list[DatasetSpec]:
+    """The datasets `options` name, else the config's own (with `data_root` / `split` given
+    in `options` overriding the config's)."""
+    if options.dataset:
+        return options.dataset_specs()
+    roots, splits = as_list(options.data_root), as_list(options.split)
+    if len(roots) > 1 or len(splits) > 1:
+        raise SegoodError(
+            f"several {option('data_root')} or {option('split')} values need the "
+            f"{option('dataset')} they belong to, one each"
+        )
+    return [
+        DatasetSpec(
+            registered_name(spec["dataset"]),
+            roots[0] if roots else str(spec["data_root"]),
+            splits[0] if splits else str(spec.get("split", "test")),
+            report=report_name(spec),
+        )
+    ]
+
+
+def check_scorer_options(scorer_options: dict[str, Any], names: list[str]) -> None:
+    unused = sorted(set(scorer_options) - set(names))
+    if unused:
+        raise SegoodError(
+            f"{option('scorer_options')} names scorers that are not evaluated: {unused}; add "
+            f"them with {option('scorers')} or {option('extra_scorers')}"
+        )
+
+
+def build_scorers(names: list[str], scorer_options: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    import segood.scorers as scorers
+
+    return {name: scorers.get(name, **scorer_options.get(name, {})) for name in names}
+
+
+def inference_settings(options: EvalOptions, spec: dict[str, Any]) -> InferenceSettings:
+    """Scales (`options`, else the config's, else the reference's), averaging, MC passes."""
+    scales = options.scales
+    if scales is None:
+        scales = tuple(spec.get("scales", REFERENCE_SCALES))
+    full = options.full_resolution if options.full_resolution is not None else not scales
+    if options.average not in AVERAGE_MODES:
+        raise SegoodError(f"{option('average')} must be one of {AVERAGE_MODES}")
+    return InferenceSettings(
+        short_sides=tuple(scales),
+        full_resolution=full,
+        average=options.average,
+        mc_passes=options.mc_passes,
     )
 
 
-def finish(
-    evaluation: Evaluation, results: dict[str, Any], settings: dict[str, Any], panels: int
-) -> dict[str, Any]:
-    """Record the settings, draw the panels, write the reports (results.json last)."""
-    job = evaluation.job
-    out, dataset_name = job.out.parent, job.out.name
-    results["settings"] = {
-        **settings,
-        "split": job.dataset.split,
-        "scorers": list(evaluation.source.names),
-        "protocols": list(job.protocols),
-        "exclude_classes": evaluation.source.describe().get("exclude_classes", []),
-        "fpr_rule": "nearest",
-        "ap_rule": "step",
-        "processes": job.world,
-        **({"saved_scores": job.save_scores.describe()} if job.save_scores else {}),
-    }
-    if panels:
-        panel_path = out / f"panels_{dataset_name}.png"
-        _panels(evaluation, panels, panel_path)
-        results["panels"] = str(panel_path)
-    all_results = _merge_previous(out, {dataset_name: results})
-    write_reports(all_results, out)
-    return all_results
+def fit_dataset(
+    spec: dict[str, Any], target: DatasetSpec, options: EvalOptions, built: dict[str, Any]
+) -> Any:
+    """The in-distribution split fitted scorers (SML, KL matching, ...) are fitted on, or None
+    if none is evaluated: the config's `evaluation.fit` (dataset, data_root, split), else the
+    evaluated dataset's `evaluation.fit_split`. The road-anomaly benchmarks hold no
+    in-distribution split of their own: their models' training data is named in `fit`."""
+    import segood.scorers as scorers
+    from segood.data import build_dataset
+
+    if not any(isinstance(s, scorers.FittedScorer) for s in built.values()):
+        return None
+    fit = dict(spec.get("fit") or {})
+    if fit:
+        own_root = as_list(options.data_root)[:1] if not options.dataset else []
+        root = fit.get("data_root") or (own_root or [spec["data_root"]])[0]
+        name, split = fit["dataset"], fit.get("split", "validation")
+    elif has_class_labels(dataset_class(target.name)):
+        root, name, split = target.root, target.name, spec.get("fit_split", "validation")
+    else:
+        raise SegoodError(
+            f"fitted scorers {sorted(built)} need in-distribution images, which {target.name} "
+            "does not have: name the model's training data in the config, e.g. "
+            "evaluation.fit=dict(dataset='cityscapes', data_root='data/cityscapes', split='train')"
+        )
+    try:
+        return build_dataset(name, root, split)
+    except SegoodError as err:
+        raise SegoodError(f"fitted scorers need the {split} split of {name}: {err}") from None
+
+
+def fit_fingerprint(checkpoint: str, fit: Any) -> dict[str, Any]:
+    """What a cached fit depends on besides the scorer settings: the model and the fit data."""
+    return {
+        "checkpoint": os.path.abspath(checkpoint),
+        "checkpoint_bytes": os.path.getsize(checkpoint),
+        "checkpoint_mtime": os.path.getmtime(checkpoint),
+        **({"dataset": type(fit).__name__, "fit_root": str(fit.root), "fit_split": fit.split}
+           if fit is not None else {}),
+    }  # fmt: skip
 
 
 def report_name(spec: dict[str, Any]) -> str:
@@ -298,64 +309,3 @@ def report_name(spec: dict[str, Any]) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise SegoodError(f"evaluation.name={name!r}: use letters, digits, '_', '-' and '.'")
     return name
-
-
-def _merge_previous(out: Path, results: dict[str, Any]) -> dict[str, Any]:
-    """Keep other datasets' entries of an earlier results.json in the same folder."""
-    import json
-
-    path = out / "results.json"
-    if not path.exists():
-        return results
-    try:
-        previous = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return results
-    merged = {k: v for k, v in previous.items() if k not in results and isinstance(v, dict)}
-    merged.update(results)
-    return merged
-
-
-def _panels(evaluation: Evaluation, count: int, path: Path) -> None:
-    """Heat-map panels for `count` images with anomalies, evenly spread over the split."""
-    job = evaluation.job
-    ds = job.dataset
-    names = []
-    for _, meta in evaluation.store.read_all():
-        caos = meta["protocols"].get("caos")
-        if caos is None or caos["skipped"] is None:
-            names.append(meta["name"])
-    if not names:
-        return
-    index_of = {item_name(ds, i): i for i in range(len(ds))}
-    chosen = [names[int(i)] for i in np.linspace(0, len(names) - 1, min(count, len(names)))]
-    rows = []
-    for name in dict.fromkeys(chosen):
-        item = ds[index_of[name]]
-        scores = evaluation.source.scores(item).maps
-        step = max(1, item["image"].shape[1] // 480)
-        rows.append(
-            {
-                "image": item["image"][::step, ::step],
-                "label": np.asarray(item["label"])[::step, ::step],
-                "anomaly": np.asarray(ds.is_anomaly(item["label"]), dtype=bool)[::step, ::step],
-                "scores": {k: v[::step, ::step] for k, v in scores.items()},
-            }
-        )
-    render_panels(rows, list(getattr(ds, "PALETTE", [(0, 0, 0)])), path)
-
-
-def print_summary(results: dict[str, Any], out: str) -> None:
-    for protocol in protocol_names():
-        if any(protocol in r for r in results.values()):
-            print(format_table(results, protocol))
-            print()
-    for dataset, r in results.items():
-        if "segmentation" in r:
-            print(f"{dataset}: mIoU {100 * r['segmentation']['miou']:.1f}%, {r['images']} images")
-    print(f"reports in {out}/: results.json, .csv, .md, roc_*.png, pr_*.png, panels_*.png")
-    for dataset, r in results.items():
-        saved = r.get("settings", {}).get("saved_scores")
-        if saved:
-            print(f"{dataset}: score maps saved in {saved['folder']}/<scorer>/ (evaluate them "
-                  "with --predictions NAME=FOLDER)")  # fmt: skip

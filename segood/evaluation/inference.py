@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from segood.errors import SegoodError
+from segood.evaluation.options import option
 
 AVERAGE_MODES = ("logits", "probs")
 
@@ -115,7 +116,7 @@ def classifier_weights(model: nn.Module) -> tuple[Tensor, Tensor]:
     if not isinstance(conv, nn.Conv2d) or conv.kernel_size != (1, 1) or conv.groups != 1:
         raise SegoodError(
             "the model has no 1x1 classifier (decode_head.classifier) to give ViM its origin "
-            "-pinv(W) b; use --set vim.origin=mean"
+            f"-pinv(W) b; use {option('scorer_options', {'vim': {'origin': 'mean'}})}"
         )
     weight = conv.weight.detach()[:, :, 0, 0]
     bias = conv.bias.detach() if conv.bias is not None else weight.new_zeros(len(weight))

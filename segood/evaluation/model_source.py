@@ -17,6 +17,7 @@ import torch
 
 from segood.errors import SegoodError
 from segood.evaluation.inference import InferenceSettings, image_seed, infer, reconstruct
+from segood.evaluation.options import option
 from segood.evaluation.sources import ImageScores, drop_classes, predicted_classes, score_maps
 from segood.evaluation.store import atomic_write_bytes
 from segood.progress import show_progress
@@ -72,14 +73,15 @@ class ModelSource:
         self.names = list(self.scorers)
         if {"image", "reconstruction"} & self.needs and self.autoencoder is None:
             raise SegoodError(
-                "scorer 'ae' needs an autoencoder: pass --ae-checkpoint (a checkpoint trained with "
-                "an ae_* config), or leave 'ae' out of --scorers"
+                f"scorer 'ae' needs an autoencoder: pass {option('ae_checkpoint')} (a checkpoint "
+                f"trained with an ae_* config), or leave 'ae' out of {option('scorers')}"
             )
         has_branch = getattr(self.model, "confidence_head", None) is not None
         if "confidence" in self.needs and not has_branch and self.branch_model is None:
             raise SegoodError(
-                "scorer 'branch' needs a confidence branch: pass --branch-checkpoint (a model "
-                "trained with a pspnet-conf_* config), or leave 'branch' out of --scorers"
+                f"scorer 'branch' needs a confidence branch: pass {option('branch_checkpoint')} "
+                f"(a model trained with a pspnet-conf_* config), or leave 'branch' out of "
+                f"{option('scorers')}"
             )
 
     def check(self, dataset: Any, indices: list[int]) -> None:

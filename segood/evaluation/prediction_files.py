@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from segood.errors import SegoodError
+from segood.evaluation.options import option
 from segood.evaluation.store import atomic_write_bytes
 
 SUFFIXES = (".npy", ".npz", ".hdf5")
@@ -134,9 +135,9 @@ class ScoreWriter:
 
     def __init__(self, folder: Path, dtype: str = "float16", fmt: str = "npz") -> None:
         if dtype not in SAVE_DTYPES:
-            raise SegoodError(f"--save-dtype must be one of {SAVE_DTYPES}, got {dtype!r}")
+            raise SegoodError(f"{option('save_dtype')} must be one of {SAVE_DTYPES}, got {dtype!r}")
         if fmt not in SAVE_FORMATS:
-            raise SegoodError(f"--save-format must be one of {SAVE_FORMATS}, got {fmt!r}")
+            raise SegoodError(f"{option('save_format')} must be one of {SAVE_FORMATS}, got {fmt!r}")
         self.folder, self.dtype, self.fmt = Path(folder), np.dtype(dtype), fmt
 
     def describe(self) -> dict[str, str]:
@@ -154,7 +155,7 @@ class ScoreWriter:
                 raise SegoodError(
                     f"scores of {column!r} on {item['name']} leave the range of {self.dtype} "
                     f"(largest magnitude {np.abs(maps[column]).max():.4g}); pass "
-                    "--save-dtype float32"
+                    f"{option('save_dtype', 'float32')}"
                 )
         for column, values in cast.items():
             atomic_write_bytes(self.path(column, stem), lambda f, v=values: f.write(self._bytes(v)))

@@ -24,6 +24,7 @@ import torch
 import segood.scorers as scorer_registry
 from segood.data.layout import format_paths
 from segood.errors import SegoodError
+from segood.evaluation.options import option
 from segood.evaluation.prediction_files import SUFFIXES, map_dtype, peek, read, relative_stem
 from segood.evaluation.sources import ImageScores, predicted_classes, score_maps
 from segood.progress import show_progress
@@ -49,16 +50,20 @@ def parse_predictions(specs: list[str]) -> list[PredictionMethod]:
         if not eq:
             name, folder = "", spec
         if eq and not name:
-            raise SegoodError(f"--predictions {spec!r}: write NAME=DIR (or only DIR)")
+            raise SegoodError(f"{option('predictions')} {spec!r}: write NAME=DIR (or only DIR)")
         path = Path(folder)
         if not path.is_dir():
-            raise SegoodError(f"--predictions: {path} is not a folder of prediction files")
+            raise SegoodError(
+                f"{option('predictions')}: {path} is not a folder of prediction files"
+            )
         methods.append(PredictionMethod(name, path))
     if len(methods) > 1 and not all(m.name for m in methods):
-        raise SegoodError("several --predictions folders need names: NAME=DIR NAME2=DIR2")
+        raise SegoodError(
+            f"several {option('predictions')} folders need names: NAME=DIR NAME2=DIR2"
+        )
     names = [m.name for m in methods]
     if len(set(names)) != len(names):
-        raise SegoodError(f"--predictions names must differ, got {names}")
+        raise SegoodError(f"{option('predictions')} names must differ, got {names}")
     return methods
 
 
@@ -78,12 +83,14 @@ def check_logit_scorers(scorers: dict[str, Any]) -> None:
         if scorer.requires != ("logits",):
             raise SegoodError(
                 f"scorer {name!r} needs model outputs {list(scorer.requires)}; saved predictions "
-                "give only logits: run it with the model (CONFIG --checkpoint ...)"
+                f"give only logits: run it with the model ({option('config')} "
+                f"{option('checkpoint')} ...)"
             )
         if isinstance(scorer, scorer_registry.FittedScorer):
             raise SegoodError(
                 f"scorer {name!r} is fitted on in-distribution data, which saved test "
-                "predictions do not include: run it with the model (CONFIG --checkpoint ...)"
+                f"predictions do not include: run it with the model ({option('config')} "
+                f"{option('checkpoint')} ...)"
             )
 
 
@@ -113,7 +120,9 @@ class PredictionSource:
             check_logit_scorers(scorers)
         self.names = [c for m in methods for c in self._columns(m)]
         if len(set(self.names)) != len(self.names):
-            raise SegoodError(f"--predictions give the same score column twice: {self.names}")
+            raise SegoodError(
+                f"{option('predictions')} give the same score column twice: {self.names}"
+            )
         self.segmentation = next(
             (m for m in methods if m.kind == "logits"), None
         )  # the first logits folder gives the predicted classes (mIoU)
@@ -251,10 +260,11 @@ class PredictionSource:
 
 
 def _label_size(dataset: Any, index: int) -> tuple[int, int]:
-    """(H, W) of an image's label, from the file header."""
+    """(H, W) of an image's label (its image's in a split without labels), from the header."""
     from PIL import Image
 
-    with Image.open(dataset.pairs[index].label_path) as label:
+    pair = dataset.pairs[index]
+    with Image.open(pair.label_path or pair.image_path) as label:
         width, height = label.size
     return height, width
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from segood.errors import SegoodError
 from segood.evaluation import smiyc
+from segood.evaluation.options import option
 from segood.evaluation.store import load_meta, load_npz, safe_name, save_npz
 from segood.metrics import PerImageAccumulator, PooledAccumulator
 from segood.metrics.components import ComponentAccumulator, best_f1_threshold
@@ -160,7 +161,8 @@ class Pooled(Protocol):
         if meta.get("world") != job.world or sorted(meta["scorers"]) != sorted(self.columns):
             raise SegoodError(
                 f"{self.path()} was written by a run with {meta.get('world')} processes and "
-                f"scorers {meta.get('scorers')}; resume with the same settings or use a new --out"
+                f"scorers {meta.get('scorers')}; resume with the same settings or use a new "
+                f"{option('out')}"
             )
         self.accs = _pooled_from_arrays(arrays, self.columns)
         self.images = set(meta["images"])

@@ -10,12 +10,19 @@ from typing import Any
 
 import numpy as np
 
+from segood.evaluation.options import option
 from segood.evaluation.protocols import protocol_class, protocol_names
 from segood.evaluation.store import atomic_write_bytes
 
 DATASET_TITLES = {
     "streethazards": "StreetHazards",
     "bdd_anomaly": "BDD-Anomaly",
+    "smiyc-anomaly": "RoadAnomaly21",
+    "smiyc-obstacle": "RoadObstacle21",
+    "fishyscapes-laf": "Fishyscapes L&F",
+    "lostandfound": "Lost and Found",
+    "road-anomaly": "Road Anomaly",
+    "cityscapes": "Cityscapes",
     "sim-hazards": "sim-hazards (synthetic)",  # `make demo`: loopback-renderer scenes
 }
 
@@ -24,60 +31,86 @@ def title(dataset: str) -> str:
     return DATASET_TITLES.get(dataset, dataset)
 
 
-def table_rows(results: dict[str, Any], protocol: str) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) in the paper's layout: a row per dataset and metric, a column per scorer."""
-    rows_of = protocol_class(protocol).ROWS
+def table_rows(
+    results: dict[str, Any], protocol: str | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) in the paper's layout: a row per dataset and metric, a column per scorer.
+
+    `protocol` None: one table over every dataset and each of its protocols, with a protocol
+    column (a run over several benchmarks, each under its leaderboard's protocol).
+    """
+    pairs = [
+        (dataset, p)
+        for dataset, per_dataset in results.items()
+        for p in protocol_names()
+        if p in per_dataset and (protocol is None or p == protocol)
+    ]
     scorers: list[str] = []
-    for per_dataset in results.values():
-        for name in per_dataset.get(protocol, {}):
-            if name not in scorers:
-                scorers.append(name)
-    header = ["dataset", "metric", *scorers]
+    for dataset, p in pairs:
+        scorers += [name for name in results[dataset][p] if name not in scorers]
+    extra = ["protocol"] if protocol is None else []
+    header = ["dataset", *extra, "metric", *scorers]
     rows = []
-    for dataset, per_dataset in results.items():
-        if protocol not in per_dataset:
-            continue
-        for key, label in rows_of:
-            cells = [title(dataset), label]
+    for dataset, p in pairs:
+        for key, label in protocol_class(p).ROWS:
+            cells = [title(dataset), *([p] if extra else []), label]
             for name in scorers:
-                value = per_dataset[protocol].get(name, {}).get(key)
+                value = results[dataset][p].get(name, {}).get(key)
                 cells.append("-" if value is None or value != value else f"{100 * value:.1f}")
             rows.append(cells)
     return header, rows
 
 
-def format_table(results: dict[str, Any], protocol: str = "caos") -> str:
-    """A fixed-width table for the terminal (percentages)."""
+def format_table(results: dict[str, Any], protocol: str | None = "caos") -> str:
+    """A fixed-width table for the terminal (percentages); `protocol` None: every protocol."""
     header, rows = table_rows(results, protocol)
+    labels = 3 if protocol is None else 2  # the label columns (left-aligned)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [f"{protocol} protocol (percent)"]
-    lines.append(
-        "  ".join(
-            h.ljust(w) if i < 2 else h.rjust(w)
-            for i, (h, w) in enumerate(zip(header, widths, strict=True))
-        )
-    )
+    lines = [f"{protocol or 'leaderboard'} protocol (percent)"]
     last = None
-    for row in rows:
+    for row in [header, *rows]:
         cells = list(row)
-        if cells[0] == last:
-            cells[0] = ""
-        else:
-            last = cells[0]
+        if row is not header and cells[: labels - 1] == last:
+            cells[: labels - 1] = [""] * (labels - 1)
+        elif row is not header:
+            last = cells[: labels - 1]
         lines.append(
             "  ".join(
-                c.ljust(w) if i < 2 else c.rjust(w)
+                c.ljust(w) if i < labels else c.rjust(w)
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
         )
     return "\n".join(lines)
 
 
-def markdown_table(results: dict[str, Any], protocol: str) -> str:
+def markdown_table(results: dict[str, Any], protocol: str | None) -> str:
     header, rows = table_rows(results, protocol)
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
+
+
+def several_datasets(results: dict[str, Any]) -> bool:
+    """Whether several datasets have metrics (then one table covers them all)."""
+    return sum(1 for r in results.values() if set(r) & set(protocol_names())) > 1
+
+
+def print_summary(results: dict[str, Any], out: str) -> None:
+    """The tables (one per protocol; one over all datasets when there are several), the mIoU
+    and where the reports and saved scores are."""
+    for protocol in [None] if several_datasets(results) else protocol_names():
+        if protocol is None or any(protocol in r for r in results.values()):
+            print(format_table(results, protocol))
+            print()
+    for dataset, r in results.items():
+        if "segmentation" in r:
+            print(f"{dataset}: mIoU {100 * r['segmentation']['miou']:.1f}%, {r['images']} images")
+    print(f"reports in {out}/: results.json, .csv, .md, roc_*.png, pr_*.png, panels_*.png")
+    for dataset, r in results.items():
+        saved = r.get("settings", {}).get("saved_scores")
+        if saved:
+            print(f"{dataset}: score maps saved in {saved['folder']}/<scorer>/ (evaluate them "
+                  f"with {option('predictions', 'NAME=FOLDER')})")  # fmt: skip
 
 
 def json_ready(results: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +153,9 @@ def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
     written.append(path)
 
     sections = ["# Results"]
+    if several_datasets(plain):
+        sections += ["", "## Every dataset, its leaderboard's protocol (percent)", "",
+                     markdown_table(plain, None)]  # fmt: skip
     for protocol in protocol_names():
         if any(protocol in d for d in plain.values()):
             sections += [
@@ -177,7 +213,8 @@ def plot_curves(curves: dict[str, tuple], out: Path, dataset: str) -> list[Path]
         ax.set(
             title=f"{title(dataset)}: {kind.upper()} (pixel sample)", xlim=(0, 1), ylim=(0, 1.01)
         )
-        ax.legend(fontsize=8, loc="lower right" if kind == "roc" else "upper right")
+        if ax.get_legend_handles_labels()[0]:  # a split without anomalies draws no curve
+            ax.legend(fontsize=8, loc="lower right" if kind == "roc" else "upper right")
         ax.grid(alpha=0.3)
         fig.tight_layout()
         path = out / f"{kind}_{dataset}.png"

@@ -24,6 +24,7 @@ import numpy as np
 from segood.errors import SegoodError
 from segood.evaluation.inference import image_seed
 from segood.evaluation.model_source import barrier, logits_function, normalize
+from segood.evaluation.options import option
 from segood.evaluation.protocols import protocol_class, resolve_protocols
 from segood.evaluation.sources import ImageScores, ScoreSource
 from segood.evaluation.store import ResultStore, atomic_write_bytes, load_meta, safe_name, save_npz
@@ -51,6 +52,7 @@ class EvalJob:
     world: int = 1
     progress: bool = True
     save_scores: Any = None  # a prediction_files.ScoreWriter, or None
+    segmentation: bool = True  # compute the mIoU (labels are the model's classes)
 
 
 class Evaluation:
@@ -62,6 +64,7 @@ class Evaluation:
         self.store = ResultStore(job.out)
         self.timing: dict[str, float] = {}
         self.plans: dict[str, dict[str, dict[str, Any]]] = {}  # protocol -> component plan
+        self.labelled = getattr(job.dataset, "has_labels", True)  # else: scores saved only
         job.protocols = resolve_protocols(job.protocols, job)
         self.protocols = [protocol_class(name)(self) for name in job.protocols]
 
@@ -116,14 +119,14 @@ class Evaluation:
         if not job.resume:
             if mine & set(done):
                 raise SegoodError(
-                    f"{job.out} already holds results; pass --resume to continue that run, or "
-                    "choose another --out"
+                    f"{job.out} already holds results; pass {option('resume')} to continue that "
+                    f"run, or choose another {option('out')}"
                 )
             return {}
         if done and not self.run_file.exists():
             raise SegoodError(
                 f"{job.out} holds results of an older segood without run.json; evaluate into a "
-                "new --out"
+                f"new {option('out')}"
             )
         if self.run_file.exists():
             self._compare_run(json.loads(self.run_file.read_text()), json.loads(self._run_record()))
@@ -132,15 +135,16 @@ class Evaluation:
     def _compare_run(self, before: dict, now: dict) -> None:
         if before["columns"] != now["columns"]:
             raise SegoodError(
-                f"{self.job.out} was evaluated with scorers {before['columns']}; --resume needs "
-                f"the same scorers, got {now['columns']}: resume with --scorers "
-                f"{' '.join(before['columns'])}, or evaluate into a new --out"
+                f"{self.job.out} was evaluated with scorers {before['columns']}; "
+                f"{option('resume')} needs the same scorers, got {now['columns']}: resume with "
+                f"{option('scorers', before['columns'])}, or evaluate into a new {option('out')}"
             )
         changed = _differences(before, now)
         if changed:
             raise SegoodError(
                 f"{self.job.out} was evaluated with other settings ({', '.join(changed)} differ; "
-                f"see {self.run_file}); --resume needs the same ones, or evaluate into a new --out"
+                f"see {self.run_file}); {option('resume')} needs the same ones, or evaluate into "
+                f"a new {option('out')}"
             )
 
     def _finished(self, name: str, done: dict[str, set[str]]) -> bool:
@@ -164,15 +168,18 @@ class Evaluation:
 
     def _evaluate_image(self, item: dict) -> None:
         """Score one image, let every protocol add it, and store its per-image results."""
-        name, label = item["name"], np.asarray(item["label"])
+        name = item["name"]
         start = time.perf_counter()
         scores = self.source.scores(item)
         t_scored = time.perf_counter()
-        anomaly, ignore = self.truth(label)
-        records = {p.name: p.add(name, scores.maps, anomaly, ignore) for p in self.protocols}
-        arrays = self._curves_and_confusion(name, scores, label, anomaly, ignore)
-        for protocol in self.protocols:
-            arrays.update(protocol.arrays(scores.maps, anomaly, ignore))
+        records, arrays = {}, {}
+        if self.labelled:  # a split without labels: its scores are only saved
+            label = np.asarray(item["label"])
+            anomaly, ignore = self.truth(label)
+            records = {p.name: p.add(name, scores.maps, anomaly, ignore) for p in self.protocols}
+            arrays = self._curves_and_confusion(name, scores, label, anomaly, ignore)
+            for protocol in self.protocols:
+                arrays.update(protocol.arrays(scores.maps, anomaly, ignore))
         t_metrics = time.perf_counter()
         if self.job.save_scores is not None:
             self.job.save_scores.write(self.job.dataset, item, scores.maps)
@@ -199,7 +206,7 @@ class Evaluation:
         }
         for column, score_map in scores.maps.items():
             arrays[f"curve/{column}"] = score_map.ravel()[pick]
-        if scores.classes is not None:
+        if scores.classes is not None and self.job.segmentation:
             arrays["confusion"] = confusion_matrix(scores.classes, label, scores.num_classes)
         return arrays
 
@@ -240,7 +247,8 @@ class Evaluation:
             for protocol in self.protocols:
                 records[protocol.name][meta["name"]] = meta["protocols"][protocol.name]
             for key, values in curves.items():
-                values.append(arrays[f"curve/{key}"])
+                if f"curve/{key}" in arrays:  # not for a split without labels
+                    values.append(arrays[f"curve/{key}"])
             if "confusion" in arrays:
                 c = arrays["confusion"]
                 confusion = c if confusion is None else confusion + c
@@ -253,8 +261,9 @@ class Evaluation:
             results[protocol.name] = protocol.compute(records[protocol.name])
         if confusion is not None:
             results["segmentation"] = _segmentation(confusion, job.dataset)
-        labels, weights = np.concatenate(curves["is_anomaly"]), np.concatenate(curves["weight"])
-        results["curves"] = {c: (np.concatenate(curves[c]), labels, weights) for c in columns}
+        if curves["is_anomaly"]:
+            labels, weights = np.concatenate(curves["is_anomaly"]), np.concatenate(curves["weight"])
+            results["curves"] = {c: (np.concatenate(curves[c]), labels, weights) for c in columns}
         results["seconds_per_image"] = {k: v / n_images for k, v in seconds.items()}
         return results
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from segood.errors import SegoodError
+from segood.evaluation.options import option
 from segood.metrics.smiyc import TRACKS, SmiycPixelAccumulator, frame_curve
 
 PROTOCOLS = tuple(TRACKS)  # ("smiyc-anomaly", "smiyc-obstacle")
@@ -47,7 +48,7 @@ def pixel_results(
             if any(key not in arrays for key in keys):
                 raise SegoodError(
                     f"image {meta['name']} was evaluated without the SegmentMeIfYouCan "
-                    f"protocols (or without scorer {name!r}); evaluate into a new --out"
+                    f"protocols (or without scorer {name!r}); evaluate into a new {option('out')}"
                 )
             acc.per_image[meta["name"]] = tuple(arrays[key] for key in keys)
     return {name: acc.compute() for name, acc in accs.items()}

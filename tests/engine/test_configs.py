@@ -14,14 +14,17 @@ from tests.engine.conftest import CONFIGS
 
 ALL = sorted(CONFIGS.rglob("*.py"))
 RUNS = sorted(CONFIGS.glob("*.py"))
-PAPER = [p for p in RUNS if "4xb2" in p.name]
+PAPER = [p for p in RUNS if "4xb2" in p.name and "cityscapes" not in p.name]
+CITYSCAPES = [p for p in RUNS if "cityscapes" in p.name]
 NAME = re.compile(
     r"^(?P<model>pspnet|pspnet-conf|ae)(_(?P<backbone>r\d+)(?P<tv>b?)-d8)?_(?P<gpus>\d+)xb(?P<batch>\d+)"
-    r"-(?P<sched>\d+e|tiny)_(?P<data>streethazards|bdd-anomaly)(-(?P<res>\d+x\d+))?\.py$"
+    r"-(?P<sched>\d+e|\d+k|tiny)_(?P<data>streethazards|bdd-anomaly|cityscapes)"
+    r"(-(?P<res>\d+x\d+))?\.py$"
 )
-DATA = {
-    "streethazards": ("streethazards", 13, (13,)),
-    "bdd-anomaly": ("bdd_anomaly", 17, (17, 18, 19)),
+DATA = {  # name in the file name: dataset, classes, anomaly ids, evaluated split
+    "streethazards": ("streethazards", 13, (13,), "test"),
+    "bdd-anomaly": ("bdd_anomaly", 17, (17, 18, 19), "test"),
+    "cityscapes": ("cityscapes", 19, (), "val"),
 }
 
 
@@ -44,16 +47,18 @@ def test_run_config_matches_its_name(path: Path):
     m = NAME.match(path.name)
     assert m, f"{path.name} does not spell model_backbone_GPUSxbBATCH-SCHEDULE_dataset-res"
     cfg = load_config(path)
-    dataset, num_classes, anomaly_ids = DATA[m["data"]]
+    dataset, num_classes, anomaly_ids, split = DATA[m["data"]]
     assert cfg.train_dataloader.batch_size == int(m["batch"])
     assert cfg.train_dataloader.dataset.dataset == dataset
     ev = cfg.evaluation
     assert (ev.dataset, ev.split, ev.num_classes, tuple(ev.anomaly_ids)) == (
-        dataset, "test", num_classes, anomaly_ids,
+        dataset, split, num_classes, anomaly_ids,
     )  # fmt: skip
     assert ev.data_root == cfg.train_dataloader.dataset.data_root
-    if m["sched"] != "tiny":
+    if m["sched"].endswith("e"):
         assert cfg.train_cfg.max_epochs == int(m["sched"][:-1])
+    elif m["sched"].endswith("k"):
+        assert cfg.train_cfg.max_iters == 1000 * int(m["sched"][:-1])
     if m["model"].startswith("pspnet"):
         net = cfg.model.model
         assert net.type == "PSPNet" and net.encoder == f"resnet{m['backbone'][1:]}"
@@ -84,6 +89,28 @@ def test_paper_schedule(path: Path):
         assert net.pretrained.endswith("resnet101-imagenet.pth")
     if "conf" in path.name:
         assert dict(cfg.model.confidence) == {"lam": 0.1, "budget": 0.3}
+
+
+@pytest.mark.parametrize("path", CITYSCAPES, ids=lambda p: p.name)
+def test_cityscapes_runs_follow_mmsegmentations_pspnet_schedule(path: Path):
+    """mmsegmentation's pspnet_r{50,101}-d8_4xb2-80k_cityscapes-512x1024 (schedule_80k.py,
+    datasets/cityscapes.py): SGD 0.01 / 0.9 / 5e-4, poly 0.9 to 1e-4 over 80k iterations,
+    512x1024 crops of a 0.5-2.0 rescale, 2 images on each of 4 GPUs; the CSAIL deep-stem net."""
+    cfg = load_config(path)
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ("SGD", 0.01, 0.9, 5e-4)
+    (poly,) = cfg.param_scheduler
+    assert (poly.power, poly.eta_min, poly.begin, poly.end, poly.by_epoch) == (
+        0.9, 1e-4, 0, 80000, False,
+    )  # fmt: skip
+    assert cfg.train_cfg.max_iters == 80000 and cfg.sync_bn == "torch"
+    transform = cfg.train_dataloader.dataset.transform
+    assert transform.name == "scale_crop_train" and tuple(transform.crop_size) == (512, 1024)
+    assert cfg.train_dataloader.batch_size == 2
+    net = cfg.model.model
+    assert (net.stem, net.num_classes, net.output_stride, net.ppm_channels) == ("deep", 19, 8, 512)
+    assert net.pretrained.endswith(f"{net.encoder}-imagenet.pth")  # CSAIL's file of that depth
+    assert cfg.evaluation.fit.dataset == "cityscapes" and cfg.evaluation.scales == ()
 
 
 def test_data_root_option_reaches_every_dataset(tmp_path):

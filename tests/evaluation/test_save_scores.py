@@ -115,13 +115,13 @@ def test_resume_with_other_scorers_or_settings_is_refused(eval_assets, tmp_path,
 
 @pytest.mark.parametrize("step", ["plot_curves", "render_panels"])
 def test_a_kill_before_the_plots_leaves_no_results_file(eval_assets, tmp_path, monkeypatch, step):
-    import segood.evaluation.api as api
+    import segood.evaluation.jobs as jobs
     import segood.evaluation.report as report
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(report if step == "plot_curves" else api, step, killed)
+    monkeypatch.setattr(report if step == "plot_curves" else jobs, step, killed)
     with pytest.raises(KeyboardInterrupt):
         evaluate(options(eval_assets, tmp_path, scorers=["msp"], panels=1))
     assert not (tmp_path / "results.json").exists()
