@@ -84,7 +84,7 @@ def folders(args: argparse.Namespace) -> dict[str, Any]:
             name,
             model,
             batches,
-            pre.normalize,
+            pre.standardize,
             mc_passes=args.mc_passes,
             gradient_scorers=grad,
             labels=labels,

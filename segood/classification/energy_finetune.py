@@ -26,32 +26,22 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
-from segood.errors import SegoodError
+from segood.models.outlier_losses import OutlierLoss, check_margins, energy_bounded_loss
 from segood.scorers.energy import energy
 
 PAPER_MARGINS = {"m_in": -25.0, "m_out": -7.0}  # the authors' code defaults (CIFAR)
 DIGITS_MARGINS = {"m_in": -15.0, "m_out": -5.0}
-
-
-def check_margins(m_in: float, m_out: float) -> None:
-    if not m_in < m_out:
-        raise SegoodError(
-            f"energy margins m_in={m_in} and m_out={m_out}: in-distribution energies are pushed "
-            "below m_in and outlier energies above m_out, so m_in must be lower than m_out "
-            "(e.g. m_in=-25, m_out=-7); the two values look swapped"
-        )
+_IGNORE, _OUTLIER = -1, -2  # labels no class id takes, for the shared loss
 
 
 def energy_terms(logits_in: Tensor, logits_out: Tensor, m_in: float, m_out: float) -> Tensor:
     """mean relu(E_in - m_in)^2 + mean relu(m_out - E_out)^2 (the bracket of the loss)."""
-    e_in = energy(logits_in)  # (N,) = -logsumexp over classes
-    e_out = energy(logits_out)
-    return F.relu(e_in - m_in).pow(2).mean() + F.relu(m_out - e_out).pow(2).mean()
+    targets = torch.zeros(len(logits_in), dtype=torch.long, device=logits_in.device)
+    return _loss(logits_in, targets, logits_out, m_in, m_out, 0.0).reg
 
 
-def energy_bounded_loss(
+def energy_finetune_loss(
     logits_in: Tensor,
     targets: Tensor,
     logits_out: Tensor,
@@ -59,10 +49,23 @@ def energy_bounded_loss(
     m_out: float,
     weight: float = 0.1,
 ) -> Tensor:
-    """CE(logits_in, targets) + weight * energy_terms(...)."""
-    check_margins(m_in, m_out)
-    return F.cross_entropy(logits_in, targets) + weight * energy_terms(
-        logits_in, logits_out, m_in, m_out
+    """CE(logits_in, targets) + weight * energy_terms(...): the segmentation loss
+    `energy_bounded_loss` on in-distribution samples followed by outlier samples."""
+    return _loss(logits_in, targets, logits_out, m_in, m_out, weight).loss
+
+
+def _loss(
+    logits_in: Tensor,
+    targets: Tensor,
+    logits_out: Tensor,
+    m_in: float,
+    m_out: float,
+    weight: float,
+) -> OutlierLoss:
+    logits = torch.cat([logits_in, logits_out])  # (N_in + N_out, K)
+    outlier = targets.new_full((len(logits_out),), _OUTLIER)  # class ids are >= 0
+    return energy_bounded_loss(
+        logits, torch.cat([targets, outlier]), m_in, m_out, weight, _IGNORE, _OUTLIER
     )
 
 
@@ -81,7 +84,7 @@ def finetune(
 ) -> torch.nn.Module:
     """A fine-tuned copy of `model`: each in-distribution batch is paired with an outlier batch
     (twice its size, as in the reference code) drawn from `outliers` ((M, C, H, W) in [0, 1])."""
-    from segood.classification.training import normalize
+    from segood.classification.training import to_symmetric_range
 
     check_margins(m_in, m_out)
     model = copy.deepcopy(model)
@@ -95,9 +98,9 @@ def finetune(
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
             out_idx = torch.randint(len(x_out_all), (2 * len(idx),), generator=g)
-            x = normalize(torch.cat([x_all[idx], x_out_all[out_idx]]))
+            x = to_symmetric_range(torch.cat([x_all[idx], x_out_all[out_idx]]))
             logits = model(x)  # one pass, as the reference: batch norm sees both
-            loss = energy_bounded_loss(
+            loss = energy_finetune_loss(
                 logits[: len(idx)], y_all[idx], logits[len(idx) :], m_in, m_out, weight
             )
             opt.zero_grad()

@@ -39,7 +39,7 @@ class Preprocess:
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
 
-    def normalize(self, pixels: Tensor) -> Tensor:  # (N, C, H, W) in [0, 1]
+    def standardize(self, pixels: Tensor) -> Tensor:  # (N, C, H, W) in [0, 1]
         mean = torch.tensor(self.mean, dtype=pixels.dtype).view(1, -1, 1, 1)
         std = torch.tensor(self.std, dtype=pixels.dtype).view(1, -1, 1, 1)
         return (pixels - mean) / std
@@ -90,7 +90,7 @@ def collect(
     name: str,
     model: nn.Module,
     pixel_batches: Iterator[Tensor],
-    normalize,
+    standardize,
     *,
     mc_passes: int = 0,
     gradient_scorers: dict[str, Scorer] | None = None,
@@ -104,7 +104,7 @@ def collect(
     grad_parts: dict[str, list[np.ndarray]] = {n: [] for n in gradient_scorers or {}}
     model.eval()
     for pixels in pixel_batches:
-        x = normalize(pixels.to(torch.float32)).to(device)
+        x = standardize(pixels.to(torch.float32)).to(device)
         with torch.no_grad():
             logits, features = logits_and_features(model, x)
         parts["logits"].append(logits.float().cpu().numpy())

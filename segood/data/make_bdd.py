@@ -34,6 +34,7 @@ from segood.data.bdd_anomaly import (
 from segood.data.io import copy_atomic, read_label, write_label_atomic
 from segood.data.layout import Pair, format_paths, layout_error, require_clean, scan_flat
 from segood.errors import SegoodError
+from segood.io import atomic_write_text, is_temporary
 from segood.progress import show_progress
 
 MANIFEST = "manifest.json"
@@ -156,14 +157,15 @@ def _check_out(out: Path, source_root: Path, force: bool) -> None:
 def _stale_files(out: Path, written: set[Path]) -> list[Path]:
     """Files in the output splits that this build did not write (e.g. from another source).
 
-    Temporary files left by an interrupted build (".tmp-*") are ours and are deleted here.
+    Temporary files left by an interrupted build (`segood.io.is_temporary`) are ours and are
+    deleted here.
     """
     stale = []
     for kind in ("images", "labels"):
         for split in SPLIT_NAMES:
             folder = out / kind / split
             for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-                if path.name.startswith(".tmp-"):
+                if is_temporary(path):
                     path.unlink()
                 elif path.is_file() and path not in written:
                     stale.append(path)
@@ -231,7 +233,5 @@ def build_bdd_anomaly(
         "remap": "stored = train_id + 2, 255 -> 1; loader class id = stored - 1",
         "anomaly_train_ids": list(ANOMALY_TRAIN_IDS),
     }
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(out / MANIFEST)
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return BuildResult(counts, layout.name, source_root, stale)

@@ -25,14 +25,6 @@ from torch import Tensor
 
 from segood.data import IGNORE_INDEX
 from segood.data.paste import OUTLIER_INDEX
-from segood.engine.outlier_losses import (
-    ENERGY_WEIGHT,
-    OE_WEIGHT,
-    check_margins,
-    energy_bounded_loss,
-    outlier_exposure_loss,
-    relative_margins,
-)
 from segood.errors import SegoodError
 from segood.models import (
     AdaptiveLambda,
@@ -40,6 +32,14 @@ from segood.models import (
     confidence_branch_loss,
     reconstruction_error,
     reconstruction_loss,
+)
+from segood.models.outlier_losses import (
+    ENERGY_WEIGHT,
+    OE_WEIGHT,
+    check_margins,
+    energy_bounded_loss,
+    outlier_exposure_loss,
+    relative_margins,
 )
 from segood.scorers.energy import energy
 
@@ -82,7 +82,7 @@ class SegModel(BaseModel):
         replaced by the DeVries & Taylor loss (hint on a random half of the samples) and lambda
         adapts after every step from the penalty averaged over all processes.
     outlier: training with outlier pixels (label `outlier_index`, made by the paste transform;
-        see `segood.engine.outlier_losses`). The main head's CE runs on in-distribution pixels
+        see `segood.models.outlier_losses`). The main head's CE runs on in-distribution pixels
         and gets an outlier term; the auxiliary head's CE ignores outlier pixels.
         - dict(type="oe", weight=0.5): outlier exposure (Hendrycks et al., ICLR 2019).
         - dict(type="energy", weight=0.1, m_in=None, m_out=None, k_in=1.0, k_out=1.0):

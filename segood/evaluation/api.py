@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from segood.config import load_config
 from segood.errors import SegoodError
 from segood.evaluation.inference import AVERAGE_MODES, InferenceSettings
 from segood.evaluation.model_source import ModelSource
@@ -60,20 +61,6 @@ class EvalOptions:
     save_scores: bool = False
     save_dtype: str = "float16"
     save_format: str = "npz"
-
-
-def load_config(path: str, options: dict[str, Any] | None = None):
-    from mmengine.config import Config
-
-    if not Path(path).is_file():
-        raise SegoodError(f"config {path} not found; pass a file from configs/")
-    try:
-        cfg = Config.fromfile(path)
-    except Exception as err:  # syntax errors, bad _base_ paths
-        raise SegoodError(f"cannot read config {path}: {err}") from None
-    if options:
-        cfg.merge_from_dict(options)
-    return cfg
 
 
 def build_network(model_cfg: dict | None, checkpoint: str, device: str) -> torch.nn.Module:

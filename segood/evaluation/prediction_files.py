@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from segood.errors import SegoodError
-from segood.evaluation.store import atomic_write_bytes
+from segood.io import atomic_write_bytes
 
 SUFFIXES = (".npy", ".npz", ".hdf5")
 SMIYC_KEY = "value"  # the dataset name road-anomaly-benchmark's ChannelLoaderHDF5 uses
@@ -157,7 +157,7 @@ class ScoreWriter:
                     "--save-dtype float32"
                 )
         for column, values in cast.items():
-            atomic_write_bytes(self.path(column, stem), lambda f, v=values: f.write(self._bytes(v)))
+            atomic_write_bytes(self.path(column, stem), self._bytes(values))
 
     def _bytes(self, values: np.ndarray) -> bytes:
         buffer = io.BytesIO()
