@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from segood.classification.logits_io import OutputSet, load_npz, parse_named
+from segood.classification.logits_io import OutputSet, load_output_set, parse_named
 from segood.classification.pipeline import run_ood_benchmark
 from segood.errors import SegoodError
 from segood.scorers.registry import parse_options as scorer_options
@@ -19,9 +19,9 @@ from segood.scorers.registry import parse_options as scorer_options
 
 def logits(args: argparse.Namespace) -> dict[str, Any]:
     """Saved logits: --id ID.npz --ood NAME=PATH ... [--fit FIT.npz]."""
-    id_set = load_npz(args.id, "id")
-    ood_sets = [load_npz(path, name) for name, path in map(parse_named, args.ood)]
-    fit = load_npz(args.fit, "fit") if args.fit else None
+    id_set = load_output_set(args.id, "id")
+    ood_sets = [load_output_set(path, name) for name, path in map(parse_named, args.ood)]
+    fit = load_output_set(args.fit, "fit") if args.fit else None
     extra, extra_run = feature_detectors(fit, id_set, ood_sets)
     return run_ood_benchmark(
         "logits",
@@ -161,9 +161,9 @@ def multilabel(args: argparse.Namespace) -> dict[str, Any]:
     if args.id:
         if not args.ood:
             raise SegoodError("multilabel with --id needs --ood NAME=PATH ...")
-        id_set = load_npz(args.id, "id")
-        ood_sets = [load_npz(path, name) for name, path in map(parse_named, args.ood)]
-        fit = load_npz(args.fit, "fit") if args.fit else None
+        id_set = load_output_set(args.id, "id")
+        ood_sets = [load_output_set(path, name) for name, path in map(parse_named, args.ood)]
+        fit = load_output_set(args.fit, "fit") if args.fit else None
         info: dict[str, Any] = {"dataset": args.id}
     else:
         if args.ood or args.fit:
@@ -188,7 +188,7 @@ def multilabel(args: argparse.Namespace) -> dict[str, Any]:
 def holdout(args: argparse.Namespace) -> dict[str, Any]:
     """Hold-out-class AP on digits (default) or ImageFolder train/test trees."""
     from segood.classification.holdout import image_folder, run_holdout
-    from segood.classification.report import write_reports
+    from segood.classification.report import write_classification_reports
     from segood.classification.training import digits
 
     if bool(args.train_dir) != bool(args.test_dir):
@@ -210,7 +210,7 @@ def holdout(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         dataset=dataset,
     )
-    write_reports(
+    write_classification_reports(
         args.out, r["results"], r["run"], r["table"], columns=("held_out", "scorer", "metric")
     )
     return r

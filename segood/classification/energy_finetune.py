@@ -145,7 +145,7 @@ def run_energy_demo(
     from segood.classification.logits_io import OutputSet
     from segood.classification.models import SmallCNN
     from segood.classification.pipeline import run_ood_benchmark
-    from segood.classification.report import write_reports
+    from segood.classification.report import write_classification_reports
     from segood.classification.synthetic_ood import KINDS, synthetic_ood
     from segood.classification.training import digits, predict, train_classifier
     from segood.evaluation.report import plot_curves
@@ -204,5 +204,7 @@ def run_energy_demo(
     }
     table = "\n\n".join(tables)
     if out is not None:
-        write_reports(out, stages, run, table, columns=("stage", "ood_set", "scorer", "metric"))
+        write_classification_reports(
+            out, stages, run, table, columns=("stage", "ood_set", "scorer", "metric")
+        )
     return {"results": stages, "run": run, "table": table}

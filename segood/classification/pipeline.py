@@ -183,7 +183,7 @@ def run_ood_benchmark(
     With `out`, writes the reports (results.json maps OOD set -> scorer -> metrics).
     """
     from segood.classification.logits_io import check_same_classes
-    from segood.classification.report import header_lines, ood_table, write_reports
+    from segood.classification.report import header_lines, ood_table, write_classification_reports
 
     if not ood_sets:
         raise SegoodError("no OOD set given; pass at least one (--ood NAME=PATH)")
@@ -211,5 +211,5 @@ def run_ood_benchmark(
     }
     table = ood_table(metrics, header_lines(run))
     if out is not None:
-        write_reports(out, metrics, run, table, curves=curves if plots else None)
+        write_classification_reports(out, metrics, run, table, curves=curves if plots else None)
     return {"metrics": metrics, "run": run, "table": table, "curves": curves}

@@ -75,7 +75,7 @@ def flatten(tree: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ..
     return [(prefix, tree)]
 
 
-def write_reports(
+def write_classification_reports(
     out: str | Path,
     results: dict[str, Any],
     run: dict[str, Any],
