@@ -22,8 +22,8 @@ from torch.nn import functional as F
 
 from segood.classification.logits_io import OutputSet
 from segood.errors import SegoodError
+from segood.scorers.registry import defaults_for
 
-SCORERS = ("multilabel_maxlogit", "logitavg", "multilabel_msp", "mc_dropout")
 ID_DIGITS = tuple(range(7))
 OOD_DIGITS = (7, 8, 9)
 
@@ -103,4 +103,4 @@ def demo_sets(
 def default_scorers(sets: list[OutputSet]) -> list[str]:
     """The section-4 scorers the outputs allow (MC dropout needs dropout_logits everywhere)."""
     has_drop = all("dropout_logits" in s.outputs for s in sets)
-    return [n for n in SCORERS if n != "mc_dropout" or has_drop]
+    return [n for n in defaults_for("multilabel") if n != "mc_dropout" or has_drop]

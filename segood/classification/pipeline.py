@@ -20,16 +20,6 @@ from segood.classification.logits_io import OutputSet
 from segood.errors import SegoodError
 from segood.scorers import FittedScorer, Scorer
 
-# Registered scorers that are not meaningful for classifiers unless asked for by name.
-NOT_BY_DEFAULT = {
-    "background": "its 'class 0 = background' has no meaning for a classifier",
-    "ae": "needs an autoencoder's reconstruction of the image",
-    **{
-        name: "gradient scorer (extra forward/backward passes per batch); name it to run it"
-        for name in ("odin", "pro_msp", "pro_entropy", "pro_temp_msp", "pro_gen")
-    },
-}
-
 
 def canonical_names() -> list[str]:
     """Every registered scorer once (its own name, not its aliases), sorted."""
@@ -58,12 +48,13 @@ def select_scorers(
     if unknown:
         raise SegoodError(f"settings given for unknown scorers {sorted(unknown)}")
     explicit = names is not None
+    left_out = registry.left_out_by_default("classification")
     chosen, skipped = {}, {}
     for name in names if explicit else canonical_names():
         scorer = registry.get(name, **settings.get(name, {}))
         why = None
-        if not explicit and name in NOT_BY_DEFAULT:
-            why = NOT_BY_DEFAULT[name]
+        if not explicit and name in left_out:
+            why = left_out[name]
         elif missing := [k for k in scorer.requires if k not in outputs]:
             why = f"needs model outputs {missing}"
         elif isinstance(scorer, FittedScorer) and not can_fit:

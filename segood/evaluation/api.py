@@ -26,8 +26,8 @@ from segood.evaluation.protocols import protocol_names
 from segood.evaluation.report import format_table, render_panels, write_reports
 from segood.evaluation.runner import EvalJob, Evaluation, item_name
 from segood.models.description import network_config
+from segood.scorers.registry import defaults_for
 
-CAOS_SCORERS = ("msp", "branch", "background", "mc_dropout", "ae", "maxlogit")
 REFERENCE_SCALES = (300, 375, 450, 525, 600)
 
 
@@ -114,7 +114,7 @@ def choose_scorers(options: EvalOptions, has_branch: bool) -> tuple[list[str], l
     if options.scorers:
         return list(dict.fromkeys(options.scorers + options.extra_scorers)), []
     names, notes = [], []
-    for name in CAOS_SCORERS:
+    for name in defaults_for("caos"):
         if name == "ae" and not options.ae_checkpoint:
             notes.append("ae left out: no --ae-checkpoint")
         elif name == "branch" and not has_branch:
