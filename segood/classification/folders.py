@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,6 +45,11 @@ class Preprocess:
         std = torch.tensor(self.std, dtype=pixels.dtype).view(1, -1, 1, 1)
         return (pixels - mean) / std
 
+    def record(self) -> dict[str, Any]:
+        """The settings as the run record states them."""
+        resize = self.resize or round(self.size * 8 / 7)
+        return {"resize": resize, "crop": self.size, "mean": list(self.mean), "std": list(self.std)}
+
     def load(self, path: Path) -> Tensor:
         """One image file -> (C, size, size) float in [0, 1]."""
         from PIL import Image, UnidentifiedImageError
@@ -59,8 +65,11 @@ class Preprocess:
         return F.to_tensor(im)
 
 
-def list_images(root: str | Path, what: str) -> tuple[list[Path], list[int], list[str]]:
-    """(files, labels, class names) of an image folder, read recursively; sorted."""
+def list_images(
+    root: str | Path, what: str, limit: int | None = None
+) -> tuple[list[Path], list[int], list[str]]:
+    """(files, labels, class names) of an image folder, read recursively; sorted; the first
+    `limit` files (and labels) when a limit is given."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise SegoodError(f"{what} folder {root} does not exist; check the path")
@@ -73,7 +82,25 @@ def list_images(root: str | Path, what: str) -> tuple[list[Path], list[int], lis
     classes = sorted({p.relative_to(root).parts[0] for p in files if p.parent != root})
     index = {c: i for i, c in enumerate(classes)}
     labels = [index.get(p.relative_to(root).parts[0], -1) for p in files]
+    if limit:
+        files, labels = files[:limit], labels[:limit]
     return files, labels, classes
+
+
+def needing_gradients(scorers: dict[str, Scorer]) -> dict[str, Scorer]:
+    """The scorers that need the model and its inputs (gradients), by name."""
+    return {n: s for n, s in scorers.items() if set(s.requires) & set(GRADIENT_KEYS)}
+
+
+def save_output_sets(folder: Path, sets: list[OutputSet]) -> None:
+    """Each set's outputs (and labels) as `<folder>/<name>.npz`, written atomically."""
+    from segood.io import atomic_write
+
+    for s in sets:
+        arrays = dict(s.outputs)
+        if s.labels is not None:
+            arrays["labels"] = s.labels
+        atomic_write(folder / f"{s.name}.npz", lambda f, a=arrays: np.savez(f, **a))
 
 
 def batches_from_files(files: list[Path], pre: Preprocess, batch: int) -> Iterator[Tensor]:
