@@ -142,13 +142,10 @@ def run_energy_demo(
 ) -> dict[str, Any]:
     """Train a SmallCNN on digits, evaluate, energy-fine-tune with synthetic auxiliary outliers,
     evaluate again. Returns {results: {before, after}, run, table}."""
-    from segood.classification.logits_io import OutputSet
     from segood.classification.models import SmallCNN
-    from segood.classification.pipeline import run_ood_benchmark
     from segood.classification.report import write_classification_reports
     from segood.classification.synthetic_ood import KINDS, synthetic_ood
-    from segood.classification.training import digits, predict, train_classifier
-    from segood.evaluation.report import plot_curves
+    from segood.classification.training import digits, train_classifier
 
     m_in = DIGITS_MARGINS["m_in"] if m_in is None else m_in
     m_out = DIGITS_MARGINS["m_out"] if m_out is None else m_out
@@ -167,18 +164,11 @@ def run_energy_demo(
     ood_pixels = digits_ood_sets(test, seed)
     stages, tables, runs = {}, [], {}
     for stage, model in (("before", base), ("after", tuned)):
-        id_set = OutputSet("digits", predict(model, test.pixels), "digits test", test.labels)
-        oods = [OutputSet(k, predict(model, v), "generated") for k, v in ood_pixels.items()]
-        r = run_ood_benchmark(
-            f"energy-ft ({stage})", id_set, oods, scorer_names=scorer_names, convention=convention
-        )
-        stages[stage] = r["metrics"]
-        runs[stage] = r["run"]
-        runs[stage]["mean_energy_id"] = float(energy(torch.from_numpy(id_set.logits)).mean())
+        r = _evaluate(stage, model, test, ood_pixels, scorer_names, convention)
+        stages[stage], runs[stage] = r["metrics"], r["run"]
         tables.append(r["table"])
         if out is not None and plots:
-            for name, curves in r["curves"].items():
-                plot_curves(curves, Path(out), f"{stage}_{name}")
+            _plot(r["curves"], Path(out), stage)
     run = {
         "protocol": "energy-ft",
         "convention": convention,
@@ -194,17 +184,44 @@ def run_energy_demo(
             "seed": seed,
         },
         "auxiliary_outliers": {k: aux_per_kind for k in KINDS},
-        "data": {
-            "train": len(train),
-            "test": len(test),
-            "ood": {k: len(v) for k, v in ood_pixels.items()},
-        },
+        "data": {"train": len(train), "test": len(test)},
         "before": runs["before"],
         "after": runs["after"],
     }
+    run["data"]["ood"] = {k: len(v) for k, v in ood_pixels.items()}
     table = "\n\n".join(tables)
     if out is not None:
         write_classification_reports(
             out, stages, run, table, columns=("stage", "ood_set", "scorer", "metric")
         )
     return {"results": stages, "run": run, "table": table}
+
+
+def _evaluate(
+    stage: str,
+    model: torch.nn.Module,
+    test: Any,
+    ood_pixels: dict[str, np.ndarray],
+    scorer_names: list[str],
+    convention: str,
+) -> dict[str, Any]:
+    """One stage of the demo: `run_ood_benchmark` on the model's test and OOD logits, with the
+    mean in-distribution energy added to its run record."""
+    from segood.classification.logits_io import OutputSet
+    from segood.classification.pipeline import run_ood_benchmark
+    from segood.classification.training import predict
+
+    id_set = OutputSet("digits", predict(model, test.pixels), "digits test", test.labels)
+    oods = [OutputSet(k, predict(model, v), "generated") for k, v in ood_pixels.items()]
+    r = run_ood_benchmark(
+        f"energy-ft ({stage})", id_set, oods, scorer_names=scorer_names, convention=convention
+    )
+    r["run"]["mean_energy_id"] = float(energy(torch.from_numpy(id_set.logits)).mean())
+    return r
+
+
+def _plot(curves: dict[str, Any], out: Path, stage: str) -> None:
+    from segood.evaluation.report import plot_curves
+
+    for name, per_set in curves.items():
+        plot_curves(per_set, out, f"{stage}_{name}")
