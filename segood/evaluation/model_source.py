@@ -180,4 +180,3 @@ def barrier() -> None:
 def _fit_is_cached(cache: Path, name: str, key: dict[str, Any]) -> bool:
     meta, state = cache / f"{name}.json", cache / f"{name}.pt"
     return meta.exists() and state.exists() and read_json(meta) == key
-
