@@ -169,25 +169,9 @@ def run_energy_demo(
         tables.append(r["table"])
         if out is not None and plots:
             _plot(r["curves"], Path(out), stage)
-    run = {
-        "protocol": "energy-ft",
-        "convention": convention,
-        "loss": "CE + w * [mean relu(E_in - m_in)^2 + mean relu(m_out - E_out)^2], "
-        "E = segood.scorers.energy.energy (T = 1)",
-        "settings": {
-            "m_in": m_in,
-            "m_out": m_out,
-            "weight": weight,
-            "epochs": epochs,
-            "ft_epochs": ft_epochs,
-            "optimizer": "Adam lr 1e-3, batch 64 ID + 128 aux",
-            "seed": seed,
-        },
-        "auxiliary_outliers": {k: aux_per_kind for k in KINDS},
-        "data": {"train": len(train), "test": len(test)},
-        "before": runs["before"],
-        "after": runs["after"],
-    }
+    settings = dict(m_in=m_in, m_out=m_out, weight=weight, epochs=epochs, ft_epochs=ft_epochs)
+    run = _run_record(convention, settings, seed, aux_per_kind, runs)
+    run["data"] = {"train": len(train), "test": len(test)}
     run["data"]["ood"] = {k: len(v) for k, v in ood_pixels.items()}
     table = "\n\n".join(tables)
     if out is not None:
@@ -195,6 +179,29 @@ def run_energy_demo(
             out, stages, run, table, columns=("stage", "ood_set", "scorer", "metric")
         )
     return {"results": stages, "run": run, "table": table}
+
+
+def _run_record(
+    convention: str,
+    settings: dict[str, Any],
+    seed: int,
+    aux_per_kind: int,
+    runs: dict[str, Any],
+) -> dict[str, Any]:
+    from segood.classification.synthetic_ood import KINDS
+
+    run = {
+        "protocol": "energy-ft",
+        "convention": convention,
+        "loss": "CE + w * [mean relu(E_in - m_in)^2 + mean relu(m_out - E_out)^2], "
+        "E = segood.scorers.energy.energy (T = 1)",
+        "settings": {**settings, "optimizer": "Adam lr 1e-3, batch 64 ID + 128 aux", "seed": seed},
+        "auxiliary_outliers": {k: aux_per_kind for k in KINDS},
+        "data": {},
+        "before": runs["before"],
+        "after": runs["after"],
+    }
+    return run
 
 
 def _evaluate(

@@ -76,21 +76,7 @@ def build_runner(
         )
     check_output_dir(cfg.work_dir, "--work-dir")
     if resume:
-        remove_stale_temporaries(Path(cfg.work_dir))
-        cfg.resume = True
-        has_last = (Path(cfg.work_dir) / "last_checkpoint").is_file()
-        if has_last and cfg.get("load_from"):
-            cfg.load_from = None  # resume the fine-tuning run, not the pre-trained checkpoint
-        elif not has_last:
-            cfg.resume = False
-            start = f"fine-tuning starts from {cfg.load_from}" if cfg.get("load_from") else (
-                "training starts from iteration 0"
-            )  # fmt: skip
-            print_log(
-                f"--resume: no checkpoint in {cfg.work_dir} yet (no last_checkpoint file); {start}",
-                logger="current",
-                level=logging.INFO,
-            )
+        _set_resume(cfg)
     if launcher != "none" and not torch.cuda.is_available():
         _cpu_distributed(cfg, launcher)
         if cfg.get("sync_bn"):
@@ -113,6 +99,26 @@ def build_runner(
         raise
     runner.logger.addFilter(MMENGINE_NOISE)
     return runner
+
+
+def _set_resume(cfg: Config) -> None:
+    """--resume: continue from the work dir's last checkpoint, or start (fine-tuning) afresh
+    when there is none yet; stale temporary files of a killed save are removed first."""
+    remove_stale_temporaries(Path(cfg.work_dir))
+    cfg.resume = True
+    has_last = (Path(cfg.work_dir) / "last_checkpoint").is_file()
+    if has_last and cfg.get("load_from"):
+        cfg.load_from = None  # resume the fine-tuning run, not the pre-trained checkpoint
+    elif not has_last:
+        cfg.resume = False
+        start = f"fine-tuning starts from {cfg.load_from}" if cfg.get("load_from") else (
+            "training starts from iteration 0"
+        )  # fmt: skip
+        print_log(
+            f"--resume: no checkpoint in {cfg.work_dir} yet (no last_checkpoint file); {start}",
+            logger="current",
+            level=logging.INFO,
+        )
 
 
 def check_datasets(cfg: Config) -> None:
