@@ -24,7 +24,7 @@ import json
 import logging
 from pathlib import Path
 
-from sim import writer
+from segood.io import atomic_write_text
 from sim.session import ServerError, Session, describe
 
 log = logging.getLogger("sim.generate")
@@ -51,7 +51,7 @@ def begin(session: Session, out: Path) -> str | None:
             found |= {"synchronous_mode": False, "fixed_delta_seconds": None}
         session.found = found
         text = json.dumps({"endpoint": session.endpoint, "settings": found}, indent=1)
-        writer.atomic_text(path, text)
+        atomic_write_text(path, text)
     if state is None and not leftovers:
         return None
     return (

@@ -92,7 +92,7 @@ def render_sprite(spec: props.PropSpec, size: int, rng: np.random.Generator) -> 
 def make_sprites(out: str | Path, count: int = 200, size: int = 96, seed: int = 0) -> list[Path]:
     """Write `count` sprites `<shape>_<size>_<i>.png` (RGBA) into `out`; existing files are kept
     (a rerun completes an interrupted one). Returns the sprite paths."""
-    from segood.data.io import _atomic
+    from segood.io import atomic_write_path
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,5 +109,5 @@ def make_sprites(out: str | Path, count: int = 200, size: int = 96, seed: int = 
         ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
         if not ok:
             raise OSError(f"cannot encode PNG for {path}")
-        _atomic(path, encoded.tofile)
+        atomic_write_path(path, encoded.tofile)
     return paths

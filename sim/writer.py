@@ -26,6 +26,7 @@ import numpy as np
 
 from segood.data.streethazards import ANNOTATIONS, IMAGES, SUFFIX, split_folder
 from segood.errors import SegoodError
+from segood.io import atomic_write_path, atomic_write_text
 from sim.plan import stem_frame
 
 TMP_MARK = ".tmp-"
@@ -55,23 +56,6 @@ def is_done(paths: FramePaths) -> bool:
     return all(p.is_file() for p in paths.all())
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _png(array: np.ndarray) -> Callable[[Path], None]:
     def write(tmp: Path) -> None:
         ok, buf = cv2.imencode(".png", array)
@@ -86,10 +70,10 @@ def write_frame(paths: FramePaths, rgb: np.ndarray, annotation: np.ndarray, meta
     """rgb (H, W, 3) uint8 RGB; annotation (H, W) uint8 raw values 1..14; metadata last."""
     if annotation.dtype != np.uint8 or annotation.ndim != 2:
         raise ValueError("annotation must be a 2-D uint8 array")
-    _atomic(paths.image, _png(np.ascontiguousarray(rgb[..., ::-1])))
-    _atomic(paths.annotation, _png(annotation))
+    atomic_write_path(paths.image, _png(np.ascontiguousarray(rgb[..., ::-1])))
+    atomic_write_path(paths.annotation, _png(annotation))
     text = json.dumps(meta, indent=1, sort_keys=True)
-    _atomic(paths.metadata, lambda tmp: tmp.write_text(text))
+    atomic_write_text(paths.metadata, text)
 
 
 def clean(out: Path, split: str, owns: Callable[[int], bool]) -> list[Path]:
@@ -125,11 +109,7 @@ def read_manifest(out: Path) -> dict:
 def update_manifest(out: Path, split: str, entry: dict) -> None:
     data = read_manifest(out)
     data.setdefault("splits", {})[split] = entry
-    atomic_text(Path(out) / "segood_sim.json", json.dumps(data, indent=1, sort_keys=True))
-
-
-def atomic_text(path: Path, text: str) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(text))
+    atomic_write_text(Path(out) / "segood_sim.json", json.dumps(data, indent=1, sort_keys=True))
 
 
 def check_out(out: Path) -> None:

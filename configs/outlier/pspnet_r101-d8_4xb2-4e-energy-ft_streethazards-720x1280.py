@@ -7,7 +7,7 @@
 # or any other object cut-outs that are not StreetHazards anomalies.
 # loss = CE + 0.1 * [mean_in relu(E - m_in)^2 + mean_out relu(m_out - E)^2] per pixel, with
 # m_in, m_out = mean -/+ std of the pre-trained model's in-distribution pixel energies on the
-# first fine-tuning batch (segood.engine.outlier_losses.relative_margins).
+# first fine-tuning batch (segood.models.outlier_losses.relative_margins).
 #     torchrun --nproc-per-node 4 tools/train.py \
 #         configs/outlier/pspnet_r101-d8_4xb2-4e-energy-ft_streethazards-720x1280.py \
 #         --launcher pytorch \

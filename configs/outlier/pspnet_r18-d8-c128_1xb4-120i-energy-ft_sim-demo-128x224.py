@@ -6,7 +6,7 @@
 # (sim/server/props.py), so the test set's objects stay unseen.
 # loss = CE + 0.1 * [mean_in relu(E - m_in)^2 + mean_out relu(m_out - E)^2] per pixel, with
 # m_in, m_out = mean -/+ std of the pre-trained model's in-distribution pixel energies on the
-# first fine-tuning batch (segood.engine.outlier_losses.relative_margins).
+# first fine-tuning batch (segood.models.outlier_losses.relative_margins).
 #     python tools/make_outlier_sprites.py --out demo_out/outlier_sprites
 #     python tools/train.py \
 #         configs/outlier/pspnet_r18-d8-c128_1xb4-120i-energy-ft_sim-demo-128x224.py \

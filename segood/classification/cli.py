@@ -9,9 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from segood.classification.logits_io import OutputSet, load_npz, parse_named
+from segood.classification.logits_io import OutputSet, load_output_set, parse_named
 from segood.classification.pipeline import run_ood_benchmark
 from segood.errors import SegoodError
 from segood.scorers.registry import parse_options as scorer_options
@@ -19,9 +17,9 @@ from segood.scorers.registry import parse_options as scorer_options
 
 def logits(args: argparse.Namespace) -> dict[str, Any]:
     """Saved logits: --id ID.npz --ood NAME=PATH ... [--fit FIT.npz]."""
-    id_set = load_npz(args.id, "id")
-    ood_sets = [load_npz(path, name) for name, path in map(parse_named, args.ood)]
-    fit = load_npz(args.fit, "fit") if args.fit else None
+    id_set = load_output_set(args.id, "id")
+    ood_sets = [load_output_set(path, name) for name, path in map(parse_named, args.ood)]
+    fit = load_output_set(args.fit, "fit") if args.fit else None
     extra, extra_run = feature_detectors(fit, id_set, ood_sets)
     return run_ood_benchmark(
         "logits",
@@ -76,82 +74,45 @@ def folders(args: argparse.Namespace) -> dict[str, Any]:
         outputs.add("dropout_logits")
     options = scorer_options(args.set)
     pre_sel = select_scorers(args.scorers, outputs, False, options)
-    grad = {n: s for n, s in pre_sel.scorers.items() if set(s.requires) & set(F.GRADIENT_KEYS)}
+    grad = F.needing_gradients(pre_sel.scorers)
     plain = [n for n in pre_sel.scorers if n not in grad]
 
     def run(name: str, batches, labels=None, source=""):
+        settings = dict(mc_passes=args.mc_passes, gradient_scorers=grad, device=args.device)
         return F.collect(
-            name,
-            model,
-            batches,
-            pre.normalize,
-            mc_passes=args.mc_passes,
-            gradient_scorers=grad,
-            labels=labels,
-            device=args.device,
-            source=source,
+            name, model, batches, pre.standardize, labels=labels, source=source, **settings
         )
 
-    def files_of(root: str, what: str):
-        files, labels, classes = F.list_images(root, what)
-        if args.max_images:
-            files, labels = files[: args.max_images], labels[: args.max_images]
-        return files, labels, classes
-
-    files, labels, classes = files_of(args.id_dir, "in-distribution")
+    files, labels, classes = F.list_images(args.id_dir, "in-distribution", args.max_images)
     id_set, id_grad = run(
         "id", F.batches_from_files(files, pre, args.batch_size), labels, args.id_dir
     )
-    ood_sets, ood_grad = [], {}
-    for spec in args.ood_dir:
-        name, root = parse_named(spec)
-        ofiles, _, _ = files_of(root, f"OOD set {name!r}")
-        o, g = run(name, F.batches_from_files(ofiles, pre, args.batch_size), None, root)
-        ood_sets.append(o)
-        ood_grad[name] = g
-    channels = len(args.mean)
+    ood = []
+    for name, root in map(parse_named, args.ood_dir):
+        ofiles = F.list_images(root, f"OOD set {name!r}", args.max_images)[0]
+        ood.append(run(name, F.batches_from_files(ofiles, pre, args.batch_size), None, root))
     for i, kind in enumerate(args.synthetic):
-        pixels = synthetic_ood(kind, args.synthetic_count, (args.size, args.size), channels, i)
-        o, g = run(kind, F.batches_from_array(pixels, args.batch_size), None, "synthetic")
-        ood_sets.append(o)
-        ood_grad[kind] = g
+        pixels = synthetic_ood(
+            kind, args.synthetic_count, (args.size, args.size), len(args.mean), i
+        )
+        ood.append(run(kind, F.batches_from_array(pixels, args.batch_size), None, "synthetic"))
+    ood_sets, ood_grad = [o for o, _ in ood], {o.name: g for o, g in ood}
     if args.save_logits:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        for s in [id_set, *ood_sets]:
-            arrays = dict(s.outputs)
-            if s.labels is not None:
-                arrays["labels"] = s.labels
-            np.savez(Path(args.out) / f"{s.name}.npz", **arrays)
+        F.save_output_sets(Path(args.out), [id_set, *ood_sets])
+    library = "timm" if args.timm else "torchvision"
+    record = {
+        "model": {"arch": args.arch, "library": library, "weights": str(args.weights)},
+        "preprocess": pre.record(),
+        "id_folder_classes": len(classes),
+        "synthetic": {k: args.synthetic_count for k in args.synthetic},
+        "gradient_scorers": sorted(grad),
+        "skipped_scorers_pre": pre_sel.skipped,
+    }
+    record["model"]["classes"] = id_set.num_classes
     extra = {n: (id_grad[n], {o: ood_grad[o][n] for o in ood_grad}) for n in grad}
-    return run_ood_benchmark(
-        "folders",
-        id_set,
-        ood_sets,
-        scorer_names=plain,
-        scorer_options=options,
-        convention=args.convention,
-        extra_scores=extra,
-        extra_run={
-            "model": {
-                "arch": args.arch,
-                "library": "timm" if args.timm else "torchvision",
-                "weights": str(args.weights),
-                "classes": id_set.num_classes,
-            },
-            "preprocess": {
-                "resize": pre.resize or round(pre.size * 8 / 7),
-                "crop": pre.size,
-                "mean": list(pre.mean),
-                "std": list(pre.std),
-            },
-            "id_folder_classes": len(classes),
-            "synthetic": {k: args.synthetic_count for k in args.synthetic},
-            "gradient_scorers": sorted(grad),
-            "skipped_scorers_pre": pre_sel.skipped,
-        },
-        out=args.out,
-        plots=not args.no_plots,
-    )
+    report = dict(convention=args.convention, out=args.out, plots=not args.no_plots)
+    selection = dict(scorer_names=plain, scorer_options=options, extra_scores=extra)
+    return run_ood_benchmark("folders", id_set, ood_sets, extra_run=record, **selection, **report)
 
 
 def multilabel(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,9 +122,9 @@ def multilabel(args: argparse.Namespace) -> dict[str, Any]:
     if args.id:
         if not args.ood:
             raise SegoodError("multilabel with --id needs --ood NAME=PATH ...")
-        id_set = load_npz(args.id, "id")
-        ood_sets = [load_npz(path, name) for name, path in map(parse_named, args.ood)]
-        fit = load_npz(args.fit, "fit") if args.fit else None
+        id_set = load_output_set(args.id, "id")
+        ood_sets = [load_output_set(path, name) for name, path in map(parse_named, args.ood)]
+        fit = load_output_set(args.fit, "fit") if args.fit else None
         info: dict[str, Any] = {"dataset": args.id}
     else:
         if args.ood or args.fit:
@@ -188,7 +149,7 @@ def multilabel(args: argparse.Namespace) -> dict[str, Any]:
 def holdout(args: argparse.Namespace) -> dict[str, Any]:
     """Hold-out-class AP on digits (default) or ImageFolder train/test trees."""
     from segood.classification.holdout import image_folder, run_holdout
-    from segood.classification.report import write_reports
+    from segood.classification.report import write_classification_reports
     from segood.classification.training import digits
 
     if bool(args.train_dir) != bool(args.test_dir):
@@ -210,7 +171,7 @@ def holdout(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         dataset=dataset,
     )
-    write_reports(
+    write_classification_reports(
         args.out, r["results"], r["run"], r["table"], columns=("held_out", "scorer", "metric")
     )
     return r

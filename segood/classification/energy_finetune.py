@@ -26,32 +26,22 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
-from segood.errors import SegoodError
+from segood.models.outlier_losses import OutlierLoss, check_margins, energy_bounded_loss
 from segood.scorers.energy import energy
 
 PAPER_MARGINS = {"m_in": -25.0, "m_out": -7.0}  # the authors' code defaults (CIFAR)
 DIGITS_MARGINS = {"m_in": -15.0, "m_out": -5.0}
-
-
-def check_margins(m_in: float, m_out: float) -> None:
-    if not m_in < m_out:
-        raise SegoodError(
-            f"energy margins m_in={m_in} and m_out={m_out}: in-distribution energies are pushed "
-            "below m_in and outlier energies above m_out, so m_in must be lower than m_out "
-            "(e.g. m_in=-25, m_out=-7); the two values look swapped"
-        )
+_IGNORE, _OUTLIER = -1, -2  # labels no class id takes, for the shared loss
 
 
 def energy_terms(logits_in: Tensor, logits_out: Tensor, m_in: float, m_out: float) -> Tensor:
     """mean relu(E_in - m_in)^2 + mean relu(m_out - E_out)^2 (the bracket of the loss)."""
-    e_in = energy(logits_in)  # (N,) = -logsumexp over classes
-    e_out = energy(logits_out)
-    return F.relu(e_in - m_in).pow(2).mean() + F.relu(m_out - e_out).pow(2).mean()
+    targets = torch.zeros(len(logits_in), dtype=torch.long, device=logits_in.device)
+    return _loss(logits_in, targets, logits_out, m_in, m_out, 0.0).reg
 
 
-def energy_bounded_loss(
+def energy_finetune_loss(
     logits_in: Tensor,
     targets: Tensor,
     logits_out: Tensor,
@@ -59,10 +49,23 @@ def energy_bounded_loss(
     m_out: float,
     weight: float = 0.1,
 ) -> Tensor:
-    """CE(logits_in, targets) + weight * energy_terms(...)."""
-    check_margins(m_in, m_out)
-    return F.cross_entropy(logits_in, targets) + weight * energy_terms(
-        logits_in, logits_out, m_in, m_out
+    """CE(logits_in, targets) + weight * energy_terms(...): the segmentation loss
+    `energy_bounded_loss` on in-distribution samples followed by outlier samples."""
+    return _loss(logits_in, targets, logits_out, m_in, m_out, weight).loss
+
+
+def _loss(
+    logits_in: Tensor,
+    targets: Tensor,
+    logits_out: Tensor,
+    m_in: float,
+    m_out: float,
+    weight: float,
+) -> OutlierLoss:
+    logits = torch.cat([logits_in, logits_out])  # (N_in + N_out, K)
+    outlier = targets.new_full((len(logits_out),), _OUTLIER)  # class ids are >= 0
+    return energy_bounded_loss(
+        logits, torch.cat([targets, outlier]), m_in, m_out, weight, _IGNORE, _OUTLIER
     )
 
 
@@ -81,7 +84,7 @@ def finetune(
 ) -> torch.nn.Module:
     """A fine-tuned copy of `model`: each in-distribution batch is paired with an outlier batch
     (twice its size, as in the reference code) drawn from `outliers` ((M, C, H, W) in [0, 1])."""
-    from segood.classification.training import normalize
+    from segood.classification.training import to_symmetric_range
 
     check_margins(m_in, m_out)
     model = copy.deepcopy(model)
@@ -95,9 +98,9 @@ def finetune(
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
             out_idx = torch.randint(len(x_out_all), (2 * len(idx),), generator=g)
-            x = normalize(torch.cat([x_all[idx], x_out_all[out_idx]]))
+            x = to_symmetric_range(torch.cat([x_all[idx], x_out_all[out_idx]]))
             logits = model(x)  # one pass, as the reference: batch norm sees both
-            loss = energy_bounded_loss(
+            loss = energy_finetune_loss(
                 logits[: len(idx)], y_all[idx], logits[len(idx) :], m_in, m_out, weight
             )
             opt.zero_grad()
@@ -139,13 +142,10 @@ def run_energy_demo(
 ) -> dict[str, Any]:
     """Train a SmallCNN on digits, evaluate, energy-fine-tune with synthetic auxiliary outliers,
     evaluate again. Returns {results: {before, after}, run, table}."""
-    from segood.classification.logits_io import OutputSet
     from segood.classification.models import SmallCNN
-    from segood.classification.pipeline import run_ood_benchmark
-    from segood.classification.report import write_reports
+    from segood.classification.report import write_classification_reports
     from segood.classification.synthetic_ood import KINDS, synthetic_ood
-    from segood.classification.training import digits, predict, train_classifier
-    from segood.evaluation.report import plot_curves
+    from segood.classification.training import digits, train_classifier
 
     m_in = DIGITS_MARGINS["m_in"] if m_in is None else m_in
     m_out = DIGITS_MARGINS["m_out"] if m_out is None else m_out
@@ -164,42 +164,71 @@ def run_energy_demo(
     ood_pixels = digits_ood_sets(test, seed)
     stages, tables, runs = {}, [], {}
     for stage, model in (("before", base), ("after", tuned)):
-        id_set = OutputSet("digits", predict(model, test.pixels), "digits test", test.labels)
-        oods = [OutputSet(k, predict(model, v), "generated") for k, v in ood_pixels.items()]
-        r = run_ood_benchmark(
-            f"energy-ft ({stage})", id_set, oods, scorer_names=scorer_names, convention=convention
-        )
-        stages[stage] = r["metrics"]
-        runs[stage] = r["run"]
-        runs[stage]["mean_energy_id"] = float(energy(torch.from_numpy(id_set.logits)).mean())
+        r = _evaluate(stage, model, test, ood_pixels, scorer_names, convention)
+        stages[stage], runs[stage] = r["metrics"], r["run"]
         tables.append(r["table"])
         if out is not None and plots:
-            for name, curves in r["curves"].items():
-                plot_curves(curves, Path(out), f"{stage}_{name}")
+            _plot(r["curves"], Path(out), stage)
+    settings = dict(m_in=m_in, m_out=m_out, weight=weight, epochs=epochs, ft_epochs=ft_epochs)
+    run = _run_record(convention, settings, seed, aux_per_kind, runs)
+    run["data"] = {"train": len(train), "test": len(test)}
+    run["data"]["ood"] = {k: len(v) for k, v in ood_pixels.items()}
+    table = "\n\n".join(tables)
+    if out is not None:
+        write_classification_reports(
+            out, stages, run, table, columns=("stage", "ood_set", "scorer", "metric")
+        )
+    return {"results": stages, "run": run, "table": table}
+
+
+def _run_record(
+    convention: str,
+    settings: dict[str, Any],
+    seed: int,
+    aux_per_kind: int,
+    runs: dict[str, Any],
+) -> dict[str, Any]:
+    from segood.classification.synthetic_ood import KINDS
+
     run = {
         "protocol": "energy-ft",
         "convention": convention,
         "loss": "CE + w * [mean relu(E_in - m_in)^2 + mean relu(m_out - E_out)^2], "
         "E = segood.scorers.energy.energy (T = 1)",
-        "settings": {
-            "m_in": m_in,
-            "m_out": m_out,
-            "weight": weight,
-            "epochs": epochs,
-            "ft_epochs": ft_epochs,
-            "optimizer": "Adam lr 1e-3, batch 64 ID + 128 aux",
-            "seed": seed,
-        },
+        "settings": {**settings, "optimizer": "Adam lr 1e-3, batch 64 ID + 128 aux", "seed": seed},
         "auxiliary_outliers": {k: aux_per_kind for k in KINDS},
-        "data": {
-            "train": len(train),
-            "test": len(test),
-            "ood": {k: len(v) for k, v in ood_pixels.items()},
-        },
+        "data": {},
         "before": runs["before"],
         "after": runs["after"],
     }
-    table = "\n\n".join(tables)
-    if out is not None:
-        write_reports(out, stages, run, table, columns=("stage", "ood_set", "scorer", "metric"))
-    return {"results": stages, "run": run, "table": table}
+    return run
+
+
+def _evaluate(
+    stage: str,
+    model: torch.nn.Module,
+    test: Any,
+    ood_pixels: dict[str, np.ndarray],
+    scorer_names: list[str],
+    convention: str,
+) -> dict[str, Any]:
+    """One stage of the demo: `run_ood_benchmark` on the model's test and OOD logits, with the
+    mean in-distribution energy added to its run record."""
+    from segood.classification.logits_io import OutputSet
+    from segood.classification.pipeline import run_ood_benchmark
+    from segood.classification.training import predict
+
+    id_set = OutputSet("digits", predict(model, test.pixels), "digits test", test.labels)
+    oods = [OutputSet(k, predict(model, v), "generated") for k, v in ood_pixels.items()]
+    r = run_ood_benchmark(
+        f"energy-ft ({stage})", id_set, oods, scorer_names=scorer_names, convention=convention
+    )
+    r["run"]["mean_energy_id"] = float(energy(torch.from_numpy(id_set.logits)).mean())
+    return r
+
+
+def _plot(curves: dict[str, Any], out: Path, stage: str) -> None:
+    from segood.evaluation.report import plot_curves
+
+    for name, per_set in curves.items():
+        plot_curves(per_set, out, f"{stage}_{name}")

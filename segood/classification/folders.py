@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,10 +40,15 @@ class Preprocess:
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
 
-    def normalize(self, pixels: Tensor) -> Tensor:  # (N, C, H, W) in [0, 1]
+    def standardize(self, pixels: Tensor) -> Tensor:  # (N, C, H, W) in [0, 1]
         mean = torch.tensor(self.mean, dtype=pixels.dtype).view(1, -1, 1, 1)
         std = torch.tensor(self.std, dtype=pixels.dtype).view(1, -1, 1, 1)
         return (pixels - mean) / std
+
+    def record(self) -> dict[str, Any]:
+        """The settings as the run record states them."""
+        resize = self.resize or round(self.size * 8 / 7)
+        return {"resize": resize, "crop": self.size, "mean": list(self.mean), "std": list(self.std)}
 
     def load(self, path: Path) -> Tensor:
         """One image file -> (C, size, size) float in [0, 1]."""
@@ -59,8 +65,11 @@ class Preprocess:
         return F.to_tensor(im)
 
 
-def list_images(root: str | Path, what: str) -> tuple[list[Path], list[int], list[str]]:
-    """(files, labels, class names) of an image folder, read recursively; sorted."""
+def list_images(
+    root: str | Path, what: str, limit: int | None = None
+) -> tuple[list[Path], list[int], list[str]]:
+    """(files, labels, class names) of an image folder, read recursively; sorted; the first
+    `limit` files (and labels) when a limit is given."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise SegoodError(f"{what} folder {root} does not exist; check the path")
@@ -73,7 +82,25 @@ def list_images(root: str | Path, what: str) -> tuple[list[Path], list[int], lis
     classes = sorted({p.relative_to(root).parts[0] for p in files if p.parent != root})
     index = {c: i for i, c in enumerate(classes)}
     labels = [index.get(p.relative_to(root).parts[0], -1) for p in files]
+    if limit:
+        files, labels = files[:limit], labels[:limit]
     return files, labels, classes
+
+
+def needing_gradients(scorers: dict[str, Scorer]) -> dict[str, Scorer]:
+    """The scorers that need the model and its inputs (gradients), by name."""
+    return {n: s for n, s in scorers.items() if set(s.requires) & set(GRADIENT_KEYS)}
+
+
+def save_output_sets(folder: Path, sets: list[OutputSet]) -> None:
+    """Each set's outputs (and labels) as `<folder>/<name>.npz`, written atomically."""
+    from segood.io import atomic_write
+
+    for s in sets:
+        arrays = dict(s.outputs)
+        if s.labels is not None:
+            arrays["labels"] = s.labels
+        atomic_write(folder / f"{s.name}.npz", lambda f, a=arrays: np.savez(f, **a))
 
 
 def batches_from_files(files: list[Path], pre: Preprocess, batch: int) -> Iterator[Tensor]:
@@ -90,7 +117,7 @@ def collect(
     name: str,
     model: nn.Module,
     pixel_batches: Iterator[Tensor],
-    normalize,
+    standardize,
     *,
     mc_passes: int = 0,
     gradient_scorers: dict[str, Scorer] | None = None,
@@ -104,7 +131,7 @@ def collect(
     grad_parts: dict[str, list[np.ndarray]] = {n: [] for n in gradient_scorers or {}}
     model.eval()
     for pixels in pixel_batches:
-        x = normalize(pixels.to(torch.float32)).to(device)
+        x = standardize(pixels.to(torch.float32)).to(device)
         with torch.no_grad():
             logits, features = logits_and_features(model, x)
         parts["logits"].append(logits.float().cpu().numpy())

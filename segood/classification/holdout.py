@@ -98,10 +98,7 @@ def run_holdout(
     dataset: str = "digits",
 ) -> dict[str, Any]:
     """Every held-out class: results {class_k: {scorer: {ap, skew}}, mean: ...} and the run."""
-    for name in scorer_names:
-        scorer = registry.get(name)
-        if tuple(scorer.requires) != ("logits",) or isinstance(scorer, registry.FittedScorer):
-            raise SegoodError(f"hold-out scores logits only; scorer {name!r} cannot run here")
+    _check_logit_scorers(scorer_names)
     all_classes = sorted(int(c) for c in np.unique(train.labels))
     classes = all_classes if classes is None else classes
     results, accuracy, sizes = {}, {}, {}
@@ -109,14 +106,9 @@ def run_holdout(
         if k not in all_classes:
             raise SegoodError(f"--classes: {k} is not a class of the data ({all_classes})")
         r = holdout_class(
-            k,
-            train,
-            test,
-            list(scorer_names),
-            epochs=epochs,
-            rotation_weight=rotation_weight,
+            k, train, test, list(scorer_names), epochs=epochs, rotation_weight=rotation_weight,
             seed=seed,
-        )
+        )  # fmt: skip
         results[f"class_{k}"] = r["metrics"]
         accuracy[f"class_{k}"] = r["accuracy"]
         sizes[f"class_{k}"] = {
@@ -141,17 +133,20 @@ def run_holdout(
             "rotation_weight": rotation_weight,
             "seed": seed,
         },
-        "data": {
-            "classes": all_classes,
-            "held_out": classes,
-            "train": len(train),
-            "test": len(test),
-            "per_class": sizes,
-        },
+        "data": dict(
+            classes=all_classes, held_out=classes, train=len(train), test=len(test), per_class=sizes
+        ),
         "accuracy": accuracy,
         "mean_accuracy": float(np.mean(list(accuracy.values()))),
     }
     return {"results": results, "run": run, "table": holdout_table(results, run)}
+
+
+def _check_logit_scorers(names: tuple[str, ...]) -> None:
+    for name in names:
+        scorer = registry.get(name)
+        if tuple(scorer.requires) != ("logits",) or isinstance(scorer, registry.FittedScorer):
+            raise SegoodError(f"hold-out scores logits only; scorer {name!r} cannot run here")
 
 
 def holdout_table(results: dict[str, Any], run: dict[str, Any]) -> str:

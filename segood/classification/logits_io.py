@@ -80,7 +80,7 @@ def check_outputs(name: str, outputs: dict[str, np.ndarray], where: str) -> None
         )
 
 
-def load_npz(path: str | Path, name: str | None = None) -> OutputSet:
+def load_output_set(path: str | Path, name: str | None = None) -> OutputSet:
     """Read one .npz of classifier outputs, validated."""
     path = Path(path).expanduser()
     if not path.is_file():

@@ -22,8 +22,8 @@ from torch.nn import functional as F
 
 from segood.classification.logits_io import OutputSet
 from segood.errors import SegoodError
+from segood.scorers.registry import defaults_for
 
-SCORERS = ("multilabel_maxlogit", "logitavg", "multilabel_msp", "mc_dropout")
 ID_DIGITS = tuple(range(7))
 OOD_DIGITS = (7, 8, 9)
 
@@ -49,7 +49,7 @@ def digit_pairs(
 
 def train_multilabel(model, images: np.ndarray, targets: np.ndarray, epochs: int, seed: int):
     """Adam on binary cross-entropy with logits (independent sigmoids)."""
-    from segood.classification.training import normalize
+    from segood.classification.training import to_symmetric_range
 
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -59,7 +59,8 @@ def train_multilabel(model, images: np.ndarray, targets: np.ndarray, epochs: int
         order = torch.randperm(len(x_all), generator=g)
         for i in range(0, len(order), 64):
             idx = order[i : i + 64]
-            loss = F.binary_cross_entropy_with_logits(model(normalize(x_all[idx])), y_all[idx])
+            logits = model(to_symmetric_range(x_all[idx]))
+            loss = F.binary_cross_entropy_with_logits(logits, y_all[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -102,4 +103,4 @@ def demo_sets(
 def default_scorers(sets: list[OutputSet]) -> list[str]:
     """The section-4 scorers the outputs allow (MC dropout needs dropout_logits everywhere)."""
     has_drop = all("dropout_logits" in s.outputs for s in sets)
-    return [n for n in SCORERS if n != "mc_dropout" or has_drop]
+    return [n for n in defaults_for("multilabel") if n != "mc_dropout" or has_drop]

@@ -20,16 +20,6 @@ from segood.classification.logits_io import OutputSet
 from segood.errors import SegoodError
 from segood.scorers import FittedScorer, Scorer
 
-# Registered scorers that are not meaningful for classifiers unless asked for by name.
-NOT_BY_DEFAULT = {
-    "background": "its 'class 0 = background' has no meaning for a classifier",
-    "ae": "needs an autoencoder's reconstruction of the image",
-    **{
-        name: "gradient scorer (extra forward/backward passes per batch); name it to run it"
-        for name in ("odin", "pro_msp", "pro_entropy", "pro_temp_msp", "pro_gen")
-    },
-}
-
 
 def canonical_names() -> list[str]:
     """Every registered scorer once (its own name, not its aliases), sorted."""
@@ -58,12 +48,13 @@ def select_scorers(
     if unknown:
         raise SegoodError(f"settings given for unknown scorers {sorted(unknown)}")
     explicit = names is not None
+    left_out = registry.left_out_by_default("classification")
     chosen, skipped = {}, {}
     for name in names if explicit else canonical_names():
         scorer = registry.get(name, **settings.get(name, {}))
         why = None
-        if not explicit and name in NOT_BY_DEFAULT:
-            why = NOT_BY_DEFAULT[name]
+        if not explicit and name in left_out:
+            why = left_out[name]
         elif missing := [k for k in scorer.requires if k not in outputs]:
             why = f"needs model outputs {missing}"
         elif isinstance(scorer, FittedScorer) and not can_fit:
@@ -183,7 +174,7 @@ def run_ood_benchmark(
     With `out`, writes the reports (results.json maps OOD set -> scorer -> metrics).
     """
     from segood.classification.logits_io import check_same_classes
-    from segood.classification.report import header_lines, ood_table, write_reports
+    from segood.classification.report import header_lines, ood_table, write_classification_reports
 
     if not ood_sets:
         raise SegoodError("no OOD set given; pass at least one (--ood NAME=PATH)")
@@ -211,5 +202,5 @@ def run_ood_benchmark(
     }
     table = ood_table(metrics, header_lines(run))
     if out is not None:
-        write_reports(out, metrics, run, table, curves=curves if plots else None)
+        write_classification_reports(out, metrics, run, table, curves=curves if plots else None)
     return {"metrics": metrics, "run": run, "table": table, "curves": curves}

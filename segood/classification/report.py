@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from segood.evaluation.report import json_ready, plot_curves
-from segood.evaluation.store import atomic_write_bytes
+from segood.io import atomic_write_text
 
 LABELS = {
     "fpr95": "FPR95↓",
@@ -75,7 +75,7 @@ def flatten(tree: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ..
     return [(prefix, tree)]
 
 
-def write_reports(
+def write_classification_reports(
     out: str | Path,
     results: dict[str, Any],
     run: dict[str, Any],
@@ -91,7 +91,7 @@ def write_reports(
 
     def put(name: str, text: str) -> None:
         path = out / name
-        atomic_write_bytes(path, lambda f: f.write(text.encode()))
+        atomic_write_text(path, text)
         written.append(path)
 
     put("results.json", json.dumps(results, indent=2) + "\n")

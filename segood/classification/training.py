@@ -30,7 +30,7 @@ class ImageSet:
         return ImageSet(self.pixels[keep], self.labels[keep])
 
 
-def normalize(pixels: Tensor) -> Tensor:
+def to_symmetric_range(pixels: Tensor) -> Tensor:
     """[0, 1] -> [-1, 1]: the space of the synthetic OOD sets of Hendrycks et al."""
     return pixels * 2 - 1
 
@@ -80,7 +80,7 @@ def train_classifier(
         total = 0.0
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
-            x, y = normalize(x_all[idx]), y_all[idx]
+            x, y = to_symmetric_range(x_all[idx]), y_all[idx]
             logits = model(x)
             loss = F.cross_entropy(logits, y)
             if rotation_weight:
@@ -107,7 +107,7 @@ def predict(
     model.eval()
     out: dict[str, list] = {"logits": [], "features": [], "dropout_logits": []}
     for i in range(0, len(pixels), batch_size):
-        x = normalize(torch.from_numpy(pixels[i : i + batch_size]))
+        x = to_symmetric_range(torch.from_numpy(pixels[i : i + batch_size]))
         logits, features = logits_and_features(model, x)
         out["logits"].append(logits.numpy())
         out["features"].append(features.numpy())

@@ -1,5 +1,6 @@
-"""The one config loader of the command line: an mmengine Python config (`_base_`
-inheritance) plus `--cfg-options`, checked before anything is built or written."""
+"""The command line's config front: `segood.config.load_config` (the one reader: an mmengine
+Python config with `_base_` inheritance, plus `--cfg-options`), and for training the checks of
+`segood.engine.runner.check_config`, before anything is built or written."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def load_config(
     config (and its `evaluation` record) at DIR and `outlier_sprites=DIR` the outlier paste
     folder; `training` also checks the keys and loop numbers a training run needs. A missing or
     broken file, or a bad value, is one SegoodError that names it."""
-    from segood.engine.runner import check_config, read_config
+    from segood.config import load_config as read_config
+    from segood.engine.runner import check_config
 
     cfg = read_config(path, options)
     if training:

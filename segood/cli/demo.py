@@ -238,7 +238,9 @@ def final_checkpoint(work_dir: Path) -> Path | None:
     path = work_dir / f"iter_{max_iters}.pth"
     if not path.exists():
         return None
-    marker.write_text(json.dumps({"checkpoint": str(path)}))
+    from segood.io import write_json
+
+    write_json(marker, {"checkpoint": str(path)})
     return path
 
 

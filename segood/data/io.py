@@ -12,15 +12,14 @@ which exported PNGs often carry (once per image read, thousands of lines per epo
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from segood.errors import SegoodError
+from segood.io import atomic_write_path
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -89,19 +88,6 @@ def image_size(path: str | Path) -> tuple[int, int]:
     return int(array.shape[0]), int(array.shape[1])
 
 
-def _atomic(dest: Path, write) -> None:
-    """Call `write(tmp_path)` on a temporary file beside `dest`, then move it onto `dest`."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=dest.suffix, dir=dest.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_label_atomic(dest: str | Path, label: np.ndarray) -> None:
     """Write a (H, W) uint8 label map as a PNG at `dest`, atomically."""
     if label.ndim != 2 or label.dtype != np.uint8:
@@ -113,9 +99,9 @@ def write_label_atomic(dest: str | Path, label: np.ndarray) -> None:
             raise OSError(f"cannot encode PNG for {dest}")
         encoded.tofile(tmp)
 
-    _atomic(Path(dest), write)
+    atomic_write_path(dest, write)
 
 
 def copy_atomic(src: str | Path, dest: str | Path) -> None:
     """Copy the file `src` to `dest` byte for byte, atomically."""
-    _atomic(Path(dest), lambda tmp: shutil.copyfile(src, tmp))
+    atomic_write_path(dest, lambda tmp: shutil.copyfile(src, tmp))

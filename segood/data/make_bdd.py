@@ -34,6 +34,7 @@ from segood.data.bdd_anomaly import (
 from segood.data.io import copy_atomic, read_label, write_label_atomic
 from segood.data.layout import Pair, format_paths, layout_error, require_clean, scan_flat
 from segood.errors import SegoodError
+from segood.io import atomic_write_text, is_temporary
 from segood.progress import show_progress
 
 MANIFEST = "manifest.json"
@@ -156,18 +157,50 @@ def _check_out(out: Path, source_root: Path, force: bool) -> None:
 def _stale_files(out: Path, written: set[Path]) -> list[Path]:
     """Files in the output splits that this build did not write (e.g. from another source).
 
-    Temporary files left by an interrupted build (".tmp-*") are ours and are deleted here.
+    Temporary files left by an interrupted build (`segood.io.is_temporary`) are ours and are
+    deleted here.
     """
     stale = []
     for kind in ("images", "labels"):
         for split in SPLIT_NAMES:
             folder = out / kind / split
             for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-                if path.name.startswith(".tmp-"):
+                if is_temporary(path):
                     path.unlink()
                 elif path.is_file() and path not in written:
                     stale.append(path)
     return stale
+
+
+def _write_pair(out: Path, source_split: str, pair: Pair) -> tuple[str, set[Path]]:
+    """Copy one image and write its remapped label into the split it belongs to; returns
+    (that split, the two files)."""
+    train_ids = read_label(pair.label_path)
+    stored = remap_label(train_ids, pair.label_path)
+    split = target_split(train_ids, source_split)
+    image_dest, label_dest = BDDAnomaly.split_dirs(out, split)
+    image_dest, label_dest = image_dest / f"{pair.name}.jpg", label_dest / f"{pair.name}.png"
+    done = image_dest.is_file() and image_dest.stat().st_size == pair.image_path.stat().st_size
+    if not done:  # resume: an image under its final name is complete (atomic writes)
+        copy_atomic(pair.image_path, image_dest)
+    write_label_atomic(label_dest, stored)
+    return split, {image_dest, label_dest}
+
+
+def _check_counts(counts: dict[str, int], dirs: list[Path]) -> None:
+    """SegoodError if a split came out empty, naming the folders read."""
+    empty = [s for s, n in counts.items() if n == 0]
+    if empty:
+        why = (
+            "no label contains train id 16, 17 or 18 (train, motorcycle, bicycle)"
+            if "test" in empty
+            else "every image of a source split contains train, motorcycle or bicycle"
+        )
+        raise SegoodError(
+            f"BDD-Anomaly split(s) {empty} came out empty (counts {counts}): {why}; "
+            f"read from:\n{format_paths(dirs, len(dirs))}\nis this the 10K semantic-segmentation "
+            "release with train-id masks? The build is not marked finished."
+        )
 
 
 def build_bdd_anomaly(
@@ -190,16 +223,8 @@ def build_bdd_anomaly(
     for source_split, pair in show_progress(
         jobs, desc="BDD-Anomaly", unit="img", disable=not progress
     ):
-        train_ids = read_label(pair.label_path)
-        stored = remap_label(train_ids, pair.label_path)
-        split = target_split(train_ids, source_split)
-        image_dest, label_dest = BDDAnomaly.split_dirs(out, split)
-        image_dest, label_dest = image_dest / f"{pair.name}.jpg", label_dest / f"{pair.name}.png"
-        done = image_dest.is_file() and image_dest.stat().st_size == pair.image_path.stat().st_size
-        if not done:  # resume: an image under its final name is complete (atomic writes)
-            copy_atomic(pair.image_path, image_dest)
-        write_label_atomic(label_dest, stored)
-        written |= {image_dest, label_dest}
+        split, files = _write_pair(out, source_split, pair)
+        written |= files
         counts[split] += 1
 
     stale = _stale_files(out, written)
@@ -211,19 +236,7 @@ def build_bdd_anomaly(
     for path in stale:
         path.unlink()
 
-    empty = [s for s, n in counts.items() if n == 0]
-    if empty:
-        dirs = [d for s in SOURCE_SPLITS for d in layout.dirs(source_root, s)]
-        why = (
-            "no label contains train id 16, 17 or 18 (train, motorcycle, bicycle)"
-            if "test" in empty
-            else "every image of a source split contains train, motorcycle or bicycle"
-        )
-        raise SegoodError(
-            f"BDD-Anomaly split(s) {empty} came out empty (counts {counts}): {why}; "
-            f"read from:\n{format_paths(dirs, len(dirs))}\nis this the 10K semantic-segmentation "
-            "release with train-id masks? The build is not marked finished."
-        )
+    _check_counts(counts, [d for s in SOURCE_SPLITS for d in layout.dirs(source_root, s)])
     manifest = {
         "counts": counts,
         "source_root": str(source_root),
@@ -231,7 +244,5 @@ def build_bdd_anomaly(
         "remap": "stored = train_id + 2, 255 -> 1; loader class id = stored - 1",
         "anomaly_train_ids": list(ANOMALY_TRAIN_IDS),
     }
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(out / MANIFEST)
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return BuildResult(counts, layout.name, source_root, stale)

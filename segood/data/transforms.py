@@ -137,7 +137,9 @@ def reference_train(
             RandomShortSideResize(short_sides, max_long),
             A.HorizontalFlip(p=flip_p),
             A.Normalize(mean=mean, std=std),
-            _pad_to_multiple(multiple, ignore_index),
+            _pad_bottom_right(
+                ignore_index, pad_height_divisor=multiple, pad_width_divisor=multiple
+            ),
             ToTensorV2(),
         ]
     )
@@ -167,14 +169,7 @@ def scale_crop_train(
                 mask_interpolation=cv2.INTER_NEAREST,
                 p=1.0,
             ),
-            A.PadIfNeeded(
-                min_height=crop_h,
-                min_width=crop_w,
-                position="top_left",
-                border_mode=cv2.BORDER_CONSTANT,
-                fill=0,
-                fill_mask=ignore_index,
-            ),
+            _pad_bottom_right(ignore_index, min_height=crop_h, min_width=crop_w),
             A.RandomCrop(height=crop_h, width=crop_w),
             A.HorizontalFlip(p=flip_p),
             A.ColorJitter(
@@ -206,17 +201,12 @@ def eval_transform(
     return A.Compose(steps)
 
 
-def _pad_to_multiple(multiple: int, ignore_index: int) -> A.PadIfNeeded:
-    """Pad bottom/right to a multiple of `multiple`: image with 0, mask with `ignore_index`."""
+def _pad_bottom_right(ignore_index: int, **size: int) -> A.PadIfNeeded:
+    """Pad bottom/right (image with 0, mask with `ignore_index`) to the `size` PadIfNeeded
+    takes: min_height/min_width, or pad_height_divisor/pad_width_divisor."""
+    size = {"min_height": None, "min_width": None, **size}
     return A.PadIfNeeded(
-        min_height=None,
-        min_width=None,
-        pad_height_divisor=multiple,
-        pad_width_divisor=multiple,
-        position="top_left",
-        border_mode=cv2.BORDER_CONSTANT,
-        fill=0,
-        fill_mask=ignore_index,
+        **size, position="top_left", border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=ignore_index
     )
 
 

@@ -4,6 +4,7 @@ Importing this package registers everything in mmengine's root registries (plain
 `register_module()`, no scoped registries); configs import it through `custom_imports`.
 """
 
+from segood.config import load_config
 from segood.engine.checkpoint import (
     AtomicLocalBackend,
     decode_message_hub,
@@ -20,8 +21,8 @@ from segood.engine.hooks import AtomicCheckpointHook, ProgressBarHook, TrainStat
 from segood.engine.loops import SegIterLoop
 from segood.engine.metrics import MeanIoU
 from segood.engine.models import AEModel, SegModel
-from segood.engine.outlier_losses import energy_bounded_loss, outlier_exposure_loss
-from segood.engine.runner import build_runner, load_config, user_message
+from segood.engine.runner import build_runner, user_message
+from segood.models.outlier_losses import energy_bounded_loss, outlier_exposure_loss
 
 __all__ = [
     "AEModel",

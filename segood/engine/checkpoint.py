@@ -1,7 +1,7 @@
 """Checkpoint I/O for the Runner, in one place: atomic writes and weights-only loads.
 
-- Atomic: `AtomicLocalBackend.put` writes `<file>.tmp-<pid>`, fsyncs it and `os.replace`s it
-  onto the target, so a run killed mid-save leaves the previous checkpoint intact. The
+- Atomic: `AtomicLocalBackend.put` writes through `segood.io.atomic_write_bytes` (a temporary
+  file moved onto the target), so a run killed mid-save leaves the previous checkpoint intact. The
   checkpoint hook selects it with `backend_args=dict(backend="atomic_local")`.
 - Weights-only: mmengine 0.10.7 stores its message hub as `HistoryBuffer` objects with numpy
   arrays, and HistoryBuffer pickles its statistics methods through `builtins.getattr`, which
@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +25,18 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from segood.errors import SegoodError
+from segood.io import atomic_write_bytes, is_temporary
 from segood.models.state_dicts import LOAD_ERRORS, unreadable_weights_error
 
 _HB = "__history_buffer__"
 _ND = "__ndarray__"
 
 
-def atomic_write_bytes(data: bytes, path: str | Path) -> None:
-    """Write `data` to `path` via a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:
-    """Delete the temporary files `atomic_write_bytes` left in `folder` when a process was
-    killed mid-write (`.<name>.tmp-*`); returns them. Call it before resuming there."""
+    """Delete the temporary files an atomic write left in `folder` when a process was
+    killed mid-write (`segood.io.is_temporary`); returns them. Call it before resuming there."""
     folder = Path(folder)
-    stale = sorted(folder.glob(".*.tmp-*")) if folder.is_dir() else []
+    stale = sorted(p for p in folder.iterdir() if is_temporary(p)) if folder.is_dir() else []
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
@@ -64,10 +47,10 @@ class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend with atomic `put` / `put_text`."""
 
     def put(self, obj: bytes, filepath: str | Path) -> None:
-        atomic_write_bytes(obj, filepath)
+        atomic_write_bytes(filepath, obj)
 
     def put_text(self, obj: str, filepath: str | Path, encoding: str = "utf-8") -> None:
-        atomic_write_bytes(obj.encode(encoding), filepath)
+        atomic_write_bytes(filepath, obj.encode(encoding))
 
 
 def _encode(value: Any) -> Any:

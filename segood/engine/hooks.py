@@ -16,12 +16,8 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from segood.engine.checkpoint import (
-    _encode,
-    atomic_write_bytes,
-    decode_message_hub,
-    encode_message_hub,
-)
+from segood.engine.checkpoint import _encode, decode_message_hub, encode_message_hub
+from segood.io import atomic_write_text
 from segood.progress import show_progress
 
 ATOMIC_BACKEND = {"backend": "atomic_local"}
@@ -67,9 +63,7 @@ class AtomicCheckpointHook(CheckpointHook):
             **self.args,
         )
         if is_main_process():
-            atomic_write_bytes(
-                str(self.last_ckpt).encode(), osp.join(runner.work_dir, "last_checkpoint")
-            )
+            atomic_write_text(osp.join(runner.work_dir, "last_checkpoint"), str(self.last_ckpt))
 
 
 def get_rng_state() -> dict[str, Any]:

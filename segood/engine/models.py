@@ -4,44 +4,43 @@
 
 The wrapped network lives in `self.model`, so a checkpoint's state dict is the network's under a
 `model.` prefix and `segood.models.load_model_weights` loads it strictly into a bare PSPNet /
-AutoEncoder. Training-only state (the confidence branch's lambda, the energy margins) is a
-non-persistent buffer that `TrainStateHook` stores in the checkpoint's `train_state` entry and
-restores on resume.
+AutoEncoder. The main head's loss is an `objectives.Objective`; its training-only state (the
+confidence branch's lambda, the energy margins) is a non-persistent buffer that
+`TrainStateHook` stores in the checkpoint's `train_state` entry and restores on resume.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_reduce, get_world_size
-from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 from torch import Tensor
 
 from segood.data import IGNORE_INDEX
 from segood.data.paste import OUTLIER_INDEX
-from segood.engine.outlier_losses import (
-    ENERGY_WEIGHT,
-    OE_WEIGHT,
-    check_margins,
-    energy_bounded_loss,
-    outlier_exposure_loss,
-    relative_margins,
+from segood.engine.objectives import (
+    ConfidenceBranch,
+    CrossEntropy,
+    EnergyBounded,
+    Objective,
+    OutlierExposure,
+    ce_loss,
 )
 from segood.errors import SegoodError
 from segood.models import (
-    AdaptiveLambda,
     build_model,
-    confidence_branch_loss,
     reconstruction_error,
     reconstruction_loss,
 )
-from segood.scorers.energy import energy
+from segood.models.outlier_losses import (
+    ENERGY_WEIGHT,
+    OE_WEIGHT,
+    check_margins,
+)
 
 LOSS_AT = ("full", "feature")
 OUTLIER_KEYS = {
@@ -49,12 +48,6 @@ OUTLIER_KEYS = {
     "energy": {"type": None, "weight": ENERGY_WEIGHT, "m_in": None, "m_out": None,
                "k_in": 1.0, "k_out": 1.0},
 }  # fmt: skip
-
-
-def ce_loss(logits: Tensor, target: Tensor, ignore_index: int) -> Tensor:
-    """Cross-entropy averaged over non-ignored pixels; 0 (not NaN) if every pixel is ignored."""
-    total = F.cross_entropy(logits.float(), target, ignore_index=ignore_index, reduction="sum")
-    return total / (target != ignore_index).sum().clamp_min(1)
 
 
 def nearest_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
@@ -82,7 +75,7 @@ class SegModel(BaseModel):
         replaced by the DeVries & Taylor loss (hint on a random half of the samples) and lambda
         adapts after every step from the penalty averaged over all processes.
     outlier: training with outlier pixels (label `outlier_index`, made by the paste transform;
-        see `segood.engine.outlier_losses`). The main head's CE runs on in-distribution pixels
+        see `segood.models.outlier_losses`). The main head's CE runs on in-distribution pixels
         and gets an outlier term; the auxiliary head's CE ignores outlier pixels.
         - dict(type="oe", weight=0.5): outlier exposure (Hendrycks et al., ICLR 2019).
         - dict(type="energy", weight=0.1, m_in=None, m_out=None, k_in=1.0, k_out=1.0):
@@ -121,24 +114,31 @@ class SegModel(BaseModel):
             raise SegoodError(
                 f"model.confidence has unknown keys {sorted(unknown)}; use lam, budget"
             )
-        self.budget = float(conf["budget"])
-        # float64 so the /0.99, /1.01 updates match AdaptiveLambda exactly; saved by
-        # TrainStateHook (non-persistent: the checkpoint's state_dict stays the network's)
-        self.register_buffer(
-            "conf_lambda", torch.tensor(float(conf["lam"]), dtype=torch.float64), persistent=False
-        )
         self.outlier_index = int(outlier_index)
         self.outlier = self._outlier_config(outlier)
-        # (m_in, m_out); NaN until set from the first batch (energy with margins left None)
-        margins = [float("nan")] * 2
-        if self.outlier and self.outlier["type"] == "energy":
-            margins = [
-                float("nan") if self.outlier[k] is None else float(self.outlier[k])
-                for k in ("m_in", "m_out")
-            ]
-        self.register_buffer(
-            "energy_margins", torch.tensor(margins, dtype=torch.float64), persistent=False
-        )
+        self.objective = self._objective(conf)
+
+    def _objective(self, conf: Mapping[str, float]) -> Objective:
+        """The main head's loss: confidence branch, outlier training or plain CE."""
+        indices = (self.ignore_index, self.outlier_index)
+        if self.with_confidence:
+            return ConfidenceBranch(*indices, conf["lam"], conf["budget"])
+        if self.outlier is None:
+            return CrossEntropy(*indices, self.model.num_classes)
+        settings = {k: v for k, v in self.outlier.items() if k != "type"}
+        if self.outlier["type"] == "oe":
+            return OutlierExposure(*indices, **settings)
+        return EnergyBounded(*indices, **settings)
+
+    @property
+    def conf_lambda(self) -> Tensor:
+        """The confidence penalty's current weight (float64 scalar)."""
+        return self.objective.lam
+
+    @property
+    def energy_margins(self) -> Tensor:
+        """(m_in, m_out) of energy-bounded training, NaN until set (float64)."""
+        return self.objective.margins
 
     def _outlier_config(self, outlier: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if outlier is None:
@@ -176,18 +176,10 @@ class SegModel(BaseModel):
 
     # --- training state outside the network weights (see TrainStateHook) ---
     def train_state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {}
-        if self.with_confidence:
-            state["conf_lambda"] = float(self.conf_lambda)
-        if self.outlier and self.outlier["type"] == "energy":
-            state["energy_margins"] = [float(v) for v in self.energy_margins]
-        return state
+        return self.objective.train_state()
 
     def load_train_state_dict(self, state: Mapping[str, Any]) -> None:
-        if "conf_lambda" in state:
-            self.conf_lambda.fill_(float(state["conf_lambda"]))
-        if "energy_margins" in state and self.outlier and self.outlier["type"] == "energy":
-            self.energy_margins.copy_(torch.tensor(state["energy_margins"], dtype=torch.float64))
+        self.objective.load_train_state(state)
 
     def forward(
         self, inputs: Tensor, data_samples: Mapping[str, Any] | None = None, mode: str = "tensor"
@@ -206,87 +198,12 @@ class SegModel(BaseModel):
         size = tuple(inputs.shape[-2:]) if self.loss_at == "full" else tuple(layer4.shape[-2:])
         target = nearest_labels(labels, size)  # (B, h, w)
         out = self.model.forward_heads(layer3, layer4, size)
-        losses: dict[str, Tensor] = {}
-        if self.with_confidence:
-            lam = float(self.conf_lambda)
-            conf = confidence_branch_loss(
-                out.logits, out.confidence, target, lam, ignore_index=self.ignore_index
-            )
-            losses["loss_conf"] = conf.loss
-            losses["conf_nll"] = conf.nll.detach()
-            losses["conf_penalty"] = conf.penalty.detach()
-            losses["conf_lambda"] = torch.tensor(lam, device=inputs.device)
-            self._update_lambda(conf.penalty.detach())
-        elif self.outlier is not None:
-            losses.update(self._outlier_losses(out.logits, target))
-        else:
-            not_a_class = not 0 <= self.outlier_index < self.model.num_classes
-            if not_a_class and bool((target == self.outlier_index).any()):
-                raise SegoodError(
-                    f"the training labels hold outlier pixels ({self.outlier_index}, from "
-                    "transform.paste) but model.outlier is not set; add model.outlier="
-                    "dict(type='oe') or dict(type='energy'), or drop transform.paste"
-                )
-            losses["loss_ce"] = ce_loss(out.logits, target, self.ignore_index)
+        losses = self.objective(out, target)
         if out.aux_logits is not None:
             aux_target = target.masked_fill(target == self.outlier_index, self.ignore_index)
             aux = ce_loss(out.aux_logits, aux_target, self.ignore_index)
             losses["loss_aux"] = self.model.aux_weight * aux
         return losses
-
-    def _outlier_losses(self, logits: Tensor, target: Tensor) -> dict[str, Tensor]:
-        cfg = self.outlier
-        w = float(cfg["weight"])
-        frac = (target == self.outlier_index).float().mean().detach()
-        if cfg["type"] == "oe":
-            res = outlier_exposure_loss(logits, target, w, self.ignore_index, self.outlier_index)
-            return {"loss_ce": res.ce, "loss_oe": w * res.reg, "outlier_frac": frac}
-        if bool(self.energy_margins.isnan().any()):
-            self._set_margins(logits, target)
-        m_in, m_out = (float(v) for v in self.energy_margins)
-        if math.isnan(m_in):  # no in-distribution pixel in the batch yet: nothing to learn
-            return {"loss_ce": (logits * 0).sum()}
-        res = energy_bounded_loss(
-            logits, target, m_in, m_out, w, self.ignore_index, self.outlier_index
-        )
-        device = logits.device
-        return {
-            "loss_ce": res.ce,
-            "loss_energy": w * res.reg,
-            "outlier_frac": frac,
-            "m_in": torch.tensor(m_in, device=device),
-            "m_out": torch.tensor(m_out, device=device),
-        }
-
-    @torch.no_grad()
-    def _set_margins(self, logits: Tensor, target: Tensor) -> None:
-        """Energy margins from this batch's in-distribution pixel energies (all processes)."""
-        inlier = (target != self.ignore_index) & (target != self.outlier_index)
-        e = energy(logits.float())[inlier].double()
-        stats = torch.stack([e.new_tensor(float(e.numel())), e.sum(), e.pow(2).sum()])
-        if get_world_size() > 1:
-            all_reduce(stats, op="sum")
-        n, s, s2 = (float(v) for v in stats)
-        if n == 0:
-            return
-        mean = s / n
-        std = math.sqrt(max(s2 / n - mean * mean, 0.0))
-        m_in, m_out = relative_margins(mean, std, self.outlier["k_in"], self.outlier["k_out"])
-        self.energy_margins.copy_(torch.tensor([m_in, m_out], dtype=torch.float64))
-        print_log(
-            f"energy margins from {int(n)} in-distribution pixels (mean energy {mean:.3f}, std "
-            f"{std:.3f}): m_in={m_in:.3f}, m_out={m_out:.3f}",
-            logger="current",
-        )
-
-    @torch.no_grad()
-    def _update_lambda(self, penalty: Tensor) -> None:
-        """lambda /= 0.99 if the (all-process mean) penalty >= budget else /= 1.01."""
-        penalty = penalty.float().clone()
-        if get_world_size() > 1:
-            all_reduce(penalty, op="mean")
-        rule = AdaptiveLambda(float(self.conf_lambda), self.budget)
-        self.conf_lambda.fill_(rule.update(penalty))
 
     @torch.no_grad()
     def predict(

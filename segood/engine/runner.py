@@ -1,10 +1,8 @@
 """Config loading and Runner construction shared by tools/train.py, the tests and the benchmark.
 
-`load_config(path, options)` reads an mmengine Python config (`_base_` inheritance) and applies
-`--cfg-options`; a `data_root=...` option reaches every dataset and the `evaluation` record,
-and `outlier_sprites=DIR` the cut-out folder of a config that pastes outliers
-(`train_dataloader.dataset.transform.paste.folder`).
-`build_runner(cfg, ...)` fills in the work dir, the launcher and resume flag, adapts the
+Configs are read by `segood.config.load_config` (re-exported by `segood.engine`).
+`build_runner(cfg, ...)` checks the keys a training config needs (`check_config`), fills in
+the work dir, the launcher and resume flag, adapts the
 distributed backend (gloo without CUDA) and drops TensorBoard when it is not installed.
 
 Fine-tuning: `load_from=CKPT` is where a fine-tuning run starts (weights only, loaded with
@@ -31,59 +29,9 @@ from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 
 from segood.arguments import LAUNCHERS, check_output_dir
+from segood.config import DATALOADERS
 from segood.engine.checkpoint import remove_stale_temporaries
 from segood.errors import SegoodError, user_message
-
-DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
-
-
-def load_config(path: str | Path, options: Mapping[str, Any] | None = None) -> Config:
-    """A training config: `read_config`, then the keys and loop numbers training needs."""
-    cfg = read_config(path, options)
-    check_config(cfg, path)
-    return cfg
-
-
-def read_config(path: str | Path, options: Mapping[str, Any] | None = None) -> Config:
-    """Config.fromfile(path) + options (dotted keys), with one clear error if it fails."""
-    path = Path(path)
-    if not path.is_file():
-        raise SegoodError(f"config file {path} does not exist; pass a file from configs/")
-    if path.suffix != ".py":
-        raise SegoodError(f"config file {path} must be a Python config (.py)")
-    try:
-        cfg = Config.fromfile(str(path))
-    except Exception as e:  # syntax errors, missing _base_ files, bad imports
-        raise SegoodError(f"config file {path} could not be loaded: {type(e).__name__}: {e}") from e
-    options = dict(options or {})
-    if options:
-        cfg.merge_from_dict(options)
-    if "data_root" in options:
-        set_data_root(cfg, options["data_root"])
-    if "outlier_sprites" in options:
-        set_outlier_sprites(cfg, options["outlier_sprites"], path)
-    return cfg
-
-
-def set_data_root(cfg: Config, data_root: str) -> None:
-    """Point every dataset of the config (and the evaluation record) at `data_root`."""
-    for key in DATALOADERS:
-        loader = cfg.get(key)
-        if loader and isinstance(loader.get("dataset"), Mapping):
-            loader["dataset"]["data_root"] = data_root
-    if isinstance(cfg.get("evaluation"), Mapping):
-        cfg["evaluation"]["data_root"] = data_root
-
-
-def set_outlier_sprites(cfg: Config, folder: str, path: str | Path) -> None:
-    """Point the training set's paste transform at the cut-out folder `folder`."""
-    transform = cfg.get("train_dataloader", {}).get("dataset", {}).get("transform") or {}
-    if not isinstance(transform.get("paste"), Mapping):
-        raise SegoodError(
-            f"outlier_sprites={folder}: config {path} pastes no outliers (its "
-            "train_dataloader.dataset.transform has no `paste`); use a configs/outlier/ config"
-        )
-    transform["paste"]["folder"] = str(folder)
 
 
 def check_config(cfg: Config, path: str | Path) -> None:
@@ -111,6 +59,7 @@ def build_runner(
     """A Runner for `cfg`; the resolved config is dumped into the work dir by the Runner."""
     if launcher not in LAUNCHERS:
         raise SegoodError(f"--launcher {launcher!r} must be one of {LAUNCHERS}")
+    check_config(cfg, config_path or cfg.filename)
     cfg = cfg.copy()
     if work_dir is not None:
         cfg.work_dir = str(work_dir)
@@ -124,21 +73,7 @@ def build_runner(
         )
     check_output_dir(cfg.work_dir, "--work-dir")
     if resume:
-        remove_stale_temporaries(Path(cfg.work_dir))
-        cfg.resume = True
-        has_last = (Path(cfg.work_dir) / "last_checkpoint").is_file()
-        if has_last and cfg.get("load_from"):
-            cfg.load_from = None  # resume the fine-tuning run, not the pre-trained checkpoint
-        elif not has_last:
-            cfg.resume = False
-            start = f"fine-tuning starts from {cfg.load_from}" if cfg.get("load_from") else (
-                "training starts from iteration 0"
-            )  # fmt: skip
-            print_log(
-                f"--resume: no checkpoint in {cfg.work_dir} yet (no last_checkpoint file); {start}",
-                logger="current",
-                level=logging.INFO,
-            )
+        _set_resume(cfg)
     if launcher != "none" and not torch.cuda.is_available():
         _cpu_distributed(cfg, launcher)
         if cfg.get("sync_bn"):
@@ -170,6 +105,26 @@ def _close_visualizer(name: str) -> None:
 
     if Visualizer.check_instance_created(name):
         Visualizer.get_instance(name).close()
+
+
+def _set_resume(cfg: Config) -> None:
+    """--resume: continue from the work dir's last checkpoint, or start (fine-tuning) afresh
+    when there is none yet; stale temporary files of a killed save are removed first."""
+    remove_stale_temporaries(Path(cfg.work_dir))
+    cfg.resume = True
+    has_last = (Path(cfg.work_dir) / "last_checkpoint").is_file()
+    if has_last and cfg.get("load_from"):
+        cfg.load_from = None  # resume the fine-tuning run, not the pre-trained checkpoint
+    elif not has_last:
+        cfg.resume = False
+        start = f"fine-tuning starts from {cfg.load_from}" if cfg.get("load_from") else (
+            "training starts from iteration 0"
+        )  # fmt: skip
+        print_log(
+            f"--resume: no checkpoint in {cfg.work_dir} yet (no last_checkpoint file); {start}",
+            logger="current",
+            level=logging.INFO,
+        )
 
 
 def check_datasets(cfg: Config) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from segood.config import load_config
 from segood.data.factory import dataset_class
 from segood.errors import SegoodError
 from segood.evaluation.benchmarks import DatasetSpec, has_class_labels, registered_name
@@ -28,25 +29,11 @@ from segood.evaluation.model_source import ModelSource
 from segood.evaluation.options import EvalOptions, as_list, option
 from segood.evaluation.report import print_summary
 from segood.models.description import network_config
+from segood.scorers.registry import defaults_for
 
-__all__ = ["EvalOptions", "evaluate", "print_summary"]
+__all__ = ["EvalOptions", "evaluate", "load_config", "print_summary"]
 
-CAOS_SCORERS = ("msp", "branch", "background", "mc_dropout", "ae", "maxlogit")
 REFERENCE_SCALES = (300, 375, 450, 525, 600)
-
-
-def load_config(path: str, options: dict[str, Any] | None = None):
-    from mmengine.config import Config
-
-    if not Path(path).is_file():
-        raise SegoodError(f"config {path} not found; pass a file from configs/")
-    try:
-        cfg = Config.fromfile(path)
-    except Exception as err:  # syntax errors, bad _base_ paths
-        raise SegoodError(f"cannot read config {path}: {err}") from None
-    if options:
-        cfg.merge_from_dict(options)
-    return cfg
 
 
 def build_network(model_cfg: dict | None, checkpoint: str, device: str) -> torch.nn.Module:
@@ -101,7 +88,7 @@ def choose_scorers(options: EvalOptions, has_branch: bool) -> tuple[list[str], l
     if options.scorers:
         return list(dict.fromkeys(options.scorers + options.extra_scorers)), []
     names, notes = [], []
-    for name in CAOS_SCORERS:
+    for name in defaults_for("caos"):
         if name == "ae" and not options.ae_checkpoint:
             notes.append(f"ae left out: no {option('ae_checkpoint')}")
         elif name == "branch" and not has_branch:

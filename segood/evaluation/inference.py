@@ -76,7 +76,6 @@ def infer(
     height, width = image.shape[-2:]
     full = (height, width)
     sizes = settings.sizes(height, width)
-    head = model.decode_head
     out: dict[str, Tensor] = {}
     logits_sum, conf_sum, mc_sum = None, None, None
     for index, size in enumerate(sizes):
@@ -85,9 +84,8 @@ def infer(
             if tuple(size) == full
             else F.interpolate(image, size=size, mode="bilinear", align_corners=False)
         )
-        _, layer4 = model.forward_encoder(x)
-        feats = head.features(layer4)  # (1, D, h, w)
-        logits = model.upsample(head.classify(feats), full)  # (1, C, H, W)
+        feats = model.forward_features(x)  # (1, D, h, w)
+        logits = model.forward_head(feats, full)  # (1, C, H, W)
         if settings.average == "probs":
             logits = logits.softmax(dim=1)
         logits_sum = logits if logits_sum is None else logits_sum + logits
@@ -135,7 +133,7 @@ def _dropout_passes(
     try:
         passes = []
         for _ in range(settings.mc_passes):
-            logits = model.upsample(head.classify(feats), size)
+            logits = model.forward_head(feats, size)
             passes.append(logits.softmax(dim=1) if settings.average == "probs" else logits)
     finally:
         head.dropout.train(dropout_was_training)

@@ -7,7 +7,6 @@ the in-distribution split (rank 0 fits, every rank loads the cached fit).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from segood.errors import SegoodError
 from segood.evaluation.inference import InferenceSettings, image_seed, infer, reconstruct
 from segood.evaluation.options import option
 from segood.evaluation.sources import ImageScores, drop_classes, predicted_classes, score_maps
-from segood.evaluation.store import atomic_write_bytes
+from segood.io import read_json, write_json
 from segood.progress import show_progress
 from segood.scorers import FittedScorer, Scorer
 
@@ -144,7 +143,7 @@ class ModelSource:
                 self._fit_on_in_distribution(stale)
                 for name, scorer in stale.items():
                     scorer.save(cache / f"{name}.pt")
-                    _write_json(cache / f"{name}.json", key)
+                    write_json(cache / f"{name}.json", key, sort_keys=True)
         barrier()
         for name, scorer in fitted.items():
             if not scorer.fitted:
@@ -182,8 +181,4 @@ def barrier() -> None:
 
 def _fit_is_cached(cache: Path, name: str, key: dict[str, Any]) -> bool:
     meta, state = cache / f"{name}.json", cache / f"{name}.pt"
-    return meta.exists() and state.exists() and json.loads(meta.read_text()) == key
-
-
-def _write_json(path: Path, value: Any) -> None:
-    atomic_write_bytes(path, lambda f: f.write(json.dumps(value, sort_keys=True).encode()))
+    return meta.exists() and state.exists() and read_json(meta) == key

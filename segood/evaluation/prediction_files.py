@@ -25,7 +25,7 @@ import numpy as np
 
 from segood.errors import SegoodError
 from segood.evaluation.options import option
-from segood.evaluation.store import atomic_write_bytes
+from segood.io import atomic_write_bytes
 
 SUFFIXES = (".npy", ".npz", ".hdf5")
 SMIYC_KEY = "value"  # the dataset name road-anomaly-benchmark's ChannelLoaderHDF5 uses
@@ -158,7 +158,7 @@ class ScoreWriter:
                     f"{option('save_dtype', 'float32')}"
                 )
         for column, values in cast.items():
-            atomic_write_bytes(self.path(column, stem), lambda f, v=values: f.write(self._bytes(v)))
+            atomic_write_bytes(self.path(column, stem), self._bytes(values))
 
     def _bytes(self, values: np.ndarray) -> bytes:
         buffer = io.BytesIO()

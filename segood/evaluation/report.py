@@ -12,7 +12,7 @@ import numpy as np
 
 from segood.evaluation.options import option
 from segood.evaluation.protocols import protocol_class, protocol_names
-from segood.evaluation.store import atomic_write_bytes
+from segood.io import atomic_write_bytes, atomic_write_text, write_json
 
 DATASET_TITLES = {
     "streethazards": "StreetHazards",
@@ -149,7 +149,7 @@ def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
                     if isinstance(value, int | float):
                         writer.writerow([dataset, protocol, scorer, metric, value])
     path = out / "results.csv"
-    atomic_write_bytes(path, lambda f: f.write(buffer.getvalue().encode()))
+    atomic_write_text(path, buffer.getvalue())
     written.append(path)
 
     sections = ["# Results"]
@@ -174,14 +174,14 @@ def write_reports(results: dict[str, Any], out: Path) -> list[Path]:
         settings = json.dumps(per_dataset.get("settings", {}), indent=2)
         sections += ["", f"### {title(dataset)}", "", "```json", settings, "```"]
     path = out / "results.md"
-    atomic_write_bytes(path, lambda f: f.write(("\n".join(sections) + "\n").encode()))
+    atomic_write_text(path, "\n".join(sections) + "\n")
     written.append(path)
 
     for dataset, per_dataset in results.items():
         if per_dataset.get("curves"):
             written += plot_curves(per_dataset["curves"], out, dataset)
     path = out / "results.json"
-    atomic_write_bytes(path, lambda f: f.write(json.dumps(plain, indent=2).encode()))
+    write_json(path, plain, indent=2)
     return [*written, path]
 
 
@@ -221,7 +221,7 @@ def plot_curves(curves: dict[str, tuple], out: Path, dataset: str) -> list[Path]
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         plt.close(fig)
-        atomic_write_bytes(path, lambda f, b=buffer: f.write(b.getvalue()))
+        atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)
     return paths
 
@@ -285,5 +285,5 @@ def render_panels(
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
-    atomic_write_bytes(path, lambda f: f.write(buffer.getvalue()))
+    atomic_write_bytes(path, buffer.getvalue())
     return path

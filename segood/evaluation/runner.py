@@ -27,7 +27,8 @@ from segood.evaluation.model_source import barrier, logits_function, normalize
 from segood.evaluation.options import option
 from segood.evaluation.protocols import protocol_class, resolve_protocols
 from segood.evaluation.sources import ImageScores, ScoreSource
-from segood.evaluation.store import ResultStore, atomic_write_bytes, load_meta, safe_name, save_npz
+from segood.evaluation.store import ResultStore, load_meta, safe_name, save_npz
+from segood.io import atomic_write_text
 from segood.metrics.components import ComponentAccumulator
 from segood.metrics.segmentation import confusion_matrix, iou_per_class
 from segood.progress import show_progress
@@ -87,7 +88,7 @@ class Evaluation:
         todo = [i for i in self.my_indices() if not self._finished(item_name(job.dataset, i), done)]
         agree(lambda: self.source.check(job.dataset, todo))
         if job.rank == 0:
-            atomic_write_bytes(self.run_file, lambda f: f.write(self._run_record().encode()))
+            atomic_write_text(self.run_file, self._run_record())
         self.store.clear_temporaries()
         self.source.prepare(job.out.parent / "fits", job.rank)
         self._first_pass(todo)

@@ -13,40 +13,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call `write(file_object)` into a temp file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+from segood.io import atomic_write
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> None:
     payload = dict(arrays)
     if meta is not None:
         payload["__meta__"] = np.array(json.dumps(meta))
-    atomic_write_bytes(path, lambda f: np.savez(f, **payload))
+    atomic_write(path, lambda f: np.savez(f, **payload))
 
 
 def load_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -16,6 +16,7 @@ from segood.errors import SegoodError
 from segood.models.description import checkpoint_model_config
 from segood.models.state_dicts import (
     as_state_dict,
+    describe_mismatches,
     read_weights_file,
     shape_mismatches,
     short_list,
@@ -64,7 +65,7 @@ def load_state(model: nn.Module, raw: object, path: str | Path, strict: bool = T
             f"model.num_classes={got[0]}"
         )
     if bad:
-        detail = "; ".join(f"{k}: file {list(a)} vs model {list(b)}" for k, a, b in bad[:3])
+        detail = describe_mismatches(bad)
         raise SegoodError(
             f"checkpoint {path} does not fit the model ({len(bad)} shape mismatches, e.g. "
             f"{detail}); use the config the checkpoint was trained with (encoder, stem, "

@@ -15,6 +15,7 @@ from torch import nn
 from segood.errors import SegoodError
 from segood.models.state_dicts import (
     as_state_dict,
+    describe_mismatches,
     read_weights_file,
     shape_mismatches,
     short_list,
@@ -88,7 +89,7 @@ def load_pretrained_encoder(
 
     bad = shape_mismatches(state, expected)
     if bad:
-        detail = "; ".join(f"{k}: file {list(a)} vs model {list(b)}" for k, a, b in bad[:3])
+        detail = describe_mismatches(bad)
         raise SegoodError(
             f"{what} file {path} does not fit the {encoder_name} encoder ({len(bad)} shape "
             f"mismatches, e.g. {detail}); expected {expected_text} (a file for another ResNet "

@@ -11,8 +11,10 @@ see `segood.models.resnet` and `segood.models.convert.csail`. mmsegmentation's C
 PSPNet is `stem="deep", stem_channels=(32, 32, 64), ppm_channels=512, aux_channels=256`.
 Unlike the reference's decoder (softmax at inference), the logits are never softmaxed here.
 
-MC dropout reuses the trunk: with `feats = model.decode_head.features(layer4)` computed once,
-`model.upsample(model.decode_head.classify(feats), size)` is one stochastic pass.
+`forward_features` / `forward_head` split the network where dropout starts (timm's names): the
+decoder features before dropout and the classifier, then dropout + 1x1 classifier + upsampling.
+MC dropout reuses everything before it: with `feats = model.forward_features(x)` computed once,
+`model.forward_head(feats, size)` is one stochastic pass.
 """
 
 from collections.abc import Sequence
@@ -80,10 +82,19 @@ class PSPNet(nn.Module):
         """(B, 3, H, W) -> layer3 (B, C3, H/8, W/8), layer4 (B, C4, H/8, W/8) at stride 8."""
         return encoder_layers(self.encoder, x)
 
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) -> decoder features (B, D, H/8, W/8), before dropout and the classifier."""
+        _, layer4 = self.forward_encoder(x)
+        return self.decode_head.features(layer4)
+
+    def forward_head(self, feats: Tensor, size: Sequence[int]) -> Tensor:
+        """Decoder features -> logits (B, K, *size): dropout, 1x1 classifier, upsampling."""
+        return self.upsample(self.decode_head.classify(feats), size)
+
     def forward_heads(self, layer3: Tensor, layer4: Tensor, size: Sequence[int]) -> SegOutput:
         """All heads on the encoder maps; outputs at `size` except the features."""
         feats = self.decode_head.features(layer4)  # (B, 512, h, w)
-        logits = self.upsample(self.decode_head.classify(feats), size)  # (B, K, H, W)
+        logits = self.forward_head(feats, size)  # (B, K, H, W)
         aux = None
         if self.training and self.aux_head is not None:
             aux = self.upsample(self.aux_head(layer3), size)  # (B, K, H, W)

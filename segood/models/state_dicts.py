@@ -157,6 +157,11 @@ def shape_mismatches(
     ]
 
 
+def describe_mismatches(bad: list[tuple[str, tuple[int, ...], tuple[int, ...]]]) -> str:
+    """The first three `shape_mismatches`, as an error message shows them."""
+    return "; ".join(f"{k}: file {list(a)} vs model {list(b)}" for k, a, b in bad[:3])
+
+
 def short_list(keys: list[str], n: int = 5) -> str:
     more = f", ... ({len(keys)} in all)" if len(keys) > n else ""
     return ", ".join(keys[:n]) + more

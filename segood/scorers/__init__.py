@@ -9,10 +9,18 @@ import importlib
 import pkgutil
 
 from segood.scorers.base import FittedScorer, Scorer
-from segood.scorers.registry import available, get, register
+from segood.scorers.registry import available, defaults_for, get, left_out_by_default, register
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in {"base", "registry"}:
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["FittedScorer", "Scorer", "available", "get", "register"]
+__all__ = [
+    "FittedScorer",
+    "Scorer",
+    "available",
+    "defaults_for",
+    "get",
+    "left_out_by_default",
+    "register",
+]

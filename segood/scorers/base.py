@@ -22,7 +22,6 @@ the layout of the model's logits without the channel axis ((N,) or (B, H, W)).
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, ClassVar
 
 import numpy as np
@@ -175,18 +174,10 @@ class FittedScorer(Scorer):
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted state atomically (a crash never leaves a half-written file)."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
+        from segood.io import atomic_write_path
+
         state = {"scorer": self.name, **{k: v.cpu() for k, v in self.state_dict().items()}}
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        atomic_write_path(path, lambda tmp: torch.save(state, tmp))
 
     def load(self, path: str | os.PathLike) -> FittedScorer:
         """Read a state written by `save` into this scorer; returns self."""

@@ -1,4 +1,10 @@
-"""Name -> scorer class. A scorer module registers itself with `@register("name")`."""
+"""Name -> scorer class. A scorer module registers itself with `@register("name")`.
+
+Which scorers run when none are named is declared here too, per task (`defaults_for`):
+the CAOS benchmark runs the six scorers of the paper's Table 4, the multi-label classifiers the
+four of its section 4, single-label classifiers every registered scorer but those
+`left_out_by_default` names, with the reason a report records.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,20 @@ from segood.errors import SegoodError
 S = TypeVar("S", bound=type)
 
 _SCORERS: dict[str, type] = {}
+
+_DEFAULTS: dict[str, tuple[str, ...]] = {
+    "caos": ("msp", "branch", "background", "mc_dropout", "ae", "maxlogit"),
+    "multilabel": ("multilabel_maxlogit", "logitavg", "multilabel_msp", "mc_dropout"),
+}
+_GRADIENT = "gradient scorer (extra forward/backward passes per batch); name it to run it"
+_LEFT_OUT: dict[str, dict[str, str]] = {
+    "classification": {
+        "background": "its 'class 0 = background' has no meaning for a classifier",
+        "ae": "needs an autoencoder's reconstruction of the image",
+        **dict.fromkeys(("odin", "pro_msp", "pro_entropy", "pro_temp_msp", "pro_gen"), _GRADIENT),
+    },
+}
+TASKS = ("caos", "multilabel", "classification")
 
 
 def register(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[S], S]:
@@ -32,6 +52,25 @@ def available(aliases: bool = True) -> list[str]:
     """Every registered scorer name, sorted; with `aliases=False` each scorer once, by the name
     it was registered under."""
     return sorted(k for k, cls in _SCORERS.items() if aliases or cls.name == k)
+
+
+def defaults_for(task: str) -> list[str]:
+    """The scorers a task ("caos", "multilabel", "classification") runs when none are named, in
+    report order; the caller still drops those its model's outputs cannot feed."""
+    if task not in TASKS:
+        raise ValueError(f"task {task!r} must be one of {TASKS}")
+    if task in _DEFAULTS:
+        return list(_DEFAULTS[task])
+    import segood.scorers  # noqa: F401 (every scorer module registers itself on import)
+
+    return [n for n in available(aliases=False) if n not in _LEFT_OUT[task]]
+
+
+def left_out_by_default(task: str) -> dict[str, str]:
+    """Registered scorers a task runs only when named: name -> why."""
+    if task not in TASKS:
+        raise ValueError(f"task {task!r} must be one of {TASKS}")
+    return dict(_LEFT_OUT.get(task, {}))
 
 
 def get(name: str, **kwargs):

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from segood.classification.energy_finetune import energy_bounded_loss, energy_terms
+from segood.classification.energy_finetune import energy_finetune_loss, energy_terms
 from segood.cli import eval_cls
 from segood.errors import SegoodError
 
@@ -22,7 +22,7 @@ def test_loss_by_hand():
     hinge_out = sum(max(m_out - e, 0) ** 2 for e in e_out) / 2  # only the first: 0.693^2
     ce = (-(2 - math.log(math.exp(2) + 1)) + math.log(2)) / 2
     expected = ce + 0.1 * (hinge_in + hinge_out)
-    got = energy_bounded_loss(logits_in, targets, logits_out, m_in, m_out, weight=0.1)
+    got = energy_finetune_loss(logits_in, targets, logits_out, m_in, m_out, weight=0.1)
     assert float(got) == pytest.approx(expected, rel=1e-6)
     assert float(energy_terms(logits_in, logits_out, m_in, m_out)) == pytest.approx(
         hinge_in + hinge_out, rel=1e-6
@@ -32,7 +32,7 @@ def test_loss_by_hand():
 def test_margins_must_be_ordered():
     x = torch.zeros(2, 3)
     with pytest.raises(SegoodError, match="swapped"):
-        energy_bounded_loss(x, torch.tensor([0, 1]), x, m_in=-5.0, m_out=-23.0)
+        energy_finetune_loss(x, torch.tensor([0, 1]), x, m_in=-5.0, m_out=-23.0)
 
 
 def test_cli_one_epoch_reports_before_and_after(tmp_path, capsys):

@@ -96,7 +96,7 @@ def test_build_both_layouts(tmp_path, make_bdd100k, layout):
             assert (out / "images" / dest / f"{stem}.jpg").read_bytes() == (
                 src / image_tpl / f"{stem}.jpg"
             ).read_bytes()
-    assert not list(out.rglob(".tmp-*"))
+    assert not list(out.rglob(".*tmp-*"))
 
 
 def test_build_accepts_parent_folder(tmp_path, make_bdd100k):

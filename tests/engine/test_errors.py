@@ -77,17 +77,17 @@ def test_truncated_checkpoint_message(trained, tmp_path):
 
 
 def test_atomic_write_keeps_old_file_when_interrupted(tmp_path, monkeypatch):
-    from segood.engine import checkpoint
+    from segood import io
 
     target = tmp_path / "iter_2.pth"
-    checkpoint.atomic_write_bytes(b"old", target)
+    io.atomic_write_bytes(target, b"old")
 
     def boom(fd):
         raise KeyboardInterrupt  # a kill between write and rename
 
-    monkeypatch.setattr(checkpoint.os, "fsync", boom)
+    monkeypatch.setattr(io.os, "fsync", boom)
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.atomic_write_bytes(b"new" * 1000, target)
+        io.atomic_write_bytes(target, b"new" * 1000)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["iter_2.pth"]
     torch.save({"a": torch.ones(1)}, tmp_path / "x.pth")  # torch unaffected

@@ -12,12 +12,12 @@ import torch
 
 from segood.data.paste import OUTLIER_INDEX
 from segood.engine import SegModel, build_runner, load_config
-from segood.engine.outlier_losses import (
+from segood.errors import SegoodError
+from segood.models.outlier_losses import (
     energy_bounded_loss,
     outlier_exposure_loss,
     relative_margins,
 )
-from segood.errors import SegoodError
 from tests.engine.conftest import CONFIGS, TINY
 
 O, I = OUTLIER_INDEX, 255

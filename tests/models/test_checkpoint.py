@@ -135,12 +135,12 @@ def test_unreadable_file_says_what_it_is(tmp_path, content, kind):
 def test_numpy_object_arrays_are_refused_in_our_words(tmp_path):
     import numpy as np
 
-    from segood.classification.logits_io import load_npz
+    from segood.classification.logits_io import load_output_set
 
     path = tmp_path / "logits.npz"
     np.savez(path, logits=np.array([{"a": 1}], dtype=object))
     with pytest.raises(SegoodError) as err:
-        load_npz(path)
+        load_output_set(path)
     msg = str(err.value)
     assert "holds Python objects" in msg and "allow_pickle" not in msg
 

@@ -184,3 +184,15 @@ def test_deep_stem_trains_through_seg_model():
 def test_bad_stem_is_a_segood_error(kwargs, match):
     with pytest.raises(SegoodError, match=match):
         PSPNet(num_classes=3, encoder="resnet18", **kwargs)
+
+
+def test_forward_features_then_head_is_forward(psp18):
+    x = torch.randn(2, 3, 32, 48)
+    psp18.eval()
+    with torch.no_grad():
+        feats = psp18.forward_features(x)
+        out = psp18(x, return_features=True)
+        logits = psp18.forward_head(feats, x.shape[-2:])
+    assert feats.shape == (2, psp18.decode_head.classifier.in_channels, 4, 6)  # stride 8
+    torch.testing.assert_close(feats, out.features)
+    torch.testing.assert_close(logits, out.logits)

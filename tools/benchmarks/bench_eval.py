@@ -71,7 +71,8 @@ def timer(device: str, repeat: int):
 def build_networks(args) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
     """(PSPNet, its confidence-branch twin, autoencoder), random weights, eval mode."""
     if args.config:
-        from segood.evaluation.api import load_config, network_config
+        from segood.config import load_config
+        from segood.models.description import network_config
 
         cfg = {**network_config(load_config(args.config).model), "pretrained": None}
     else:

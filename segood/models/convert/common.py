@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from segood.errors import SegoodError
+from segood.io import atomic_write_bytes
 from segood.models.state_dicts import as_state_dict, read_weights_file, short_list
 
 Rule = tuple[str, str]  # (regex on the whole source key, replacement)
@@ -76,8 +77,6 @@ def save_converted(
     path: str | Path, state: dict[str, Tensor], model_cfg: dict[str, Any], source: dict
 ) -> Path:
     """Write {'state_dict', 'meta': {'model', 'converted_from'}} atomically (weights_only-safe)."""
-    from segood.evaluation.store import atomic_write_bytes
-
     path = Path(path).expanduser()
     if path.is_dir():
         raise SegoodError(f"--out {path} is a folder; give a file name such as {path}/model.pth")
@@ -85,7 +84,7 @@ def save_converted(
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     try:
-        atomic_write_bytes(path, lambda f: f.write(buffer.getbuffer()))
+        atomic_write_bytes(path, buffer.getvalue())
     except OSError as err:  # a parent that is a file, no permission, disk full
         raise SegoodError(
             f"cannot write --out {path}: {err.strerror or err}; choose another path"

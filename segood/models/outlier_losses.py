@@ -1,5 +1,7 @@
 """Per-pixel losses for training with outlier pixels (labelled `OUTLIER_INDEX` by the paste
-transform), as pure functions, plus the rule that sets the energy margins from a model.
+transform), as pure functions, plus the rule that sets the energy margins from a model. The
+same functions train classifiers (`segood.classification.energy_finetune`): logits (N, K) and
+targets (N,) work as (B, K, H, W) and (B, H, W) do.
 
 - Outlier exposure (Hendrycks, Mazeika and Dietterich, ICLR 2019), per pixel:
   CE over in-distribution pixels + weight * mean over outlier pixels of the cross-entropy to
@@ -93,9 +95,11 @@ def energy_bounded_loss(
 def check_margins(m_in: float, m_out: float) -> None:
     """SegoodError unless m_in < m_out are finite numbers."""
     if not (math.isfinite(m_in) and math.isfinite(m_out)) or m_in >= m_out:
+        swapped = "; the two values look swapped" if m_in > m_out else ""
         raise SegoodError(
             f"energy margins m_in={m_in}, m_out={m_out}: need finite m_in < m_out (in-distribution "
-            "energies are pushed below m_in, outlier energies above m_out)"
+            f"energies are pushed below m_in, outlier energies above m_out; e.g. m_in=-25, "
+            f"m_out=-7){swapped}"
         )
 
 
