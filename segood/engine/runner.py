@@ -84,12 +84,14 @@ def build_runner(
             )
             cfg.sync_bn = None
     _drop_missing_vis_backends(cfg)
+    if isinstance(cfg.get("visualizer"), Mapping):  # named, so a failed build can close it
+        cfg.visualizer.setdefault("name", cfg.experiment_name)
     check_datasets(cfg)
     fresh = _first_missing(Path(cfg.work_dir))
     try:
         runner = Runner.from_cfg(cfg)
     except BaseException as e:
-        _close_visualizer(cfg.experiment_name)  # its writer threads write into the work dir
+        _close_visualizer(cfg.get("visualizer", {}).get("name"))  # its writer writes in work_dir
         if fresh is not None:  # a run that never started leaves no work dir behind
             shutil.rmtree(fresh, ignore_errors=True)
         if isinstance(e, KeyError | TypeError) and not isinstance(e, SegoodError):
@@ -99,11 +101,11 @@ def build_runner(
     return runner
 
 
-def _close_visualizer(name: str) -> None:
+def _close_visualizer(name: str | None) -> None:
     """Close the visualizer a failed Runner built (its TensorBoard writer is a thread)."""
     from mmengine.visualization import Visualizer
 
-    if Visualizer.check_instance_created(name):
+    if name and Visualizer.check_instance_created(name):
         Visualizer.get_instance(name).close()
 
 

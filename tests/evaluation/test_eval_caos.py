@@ -230,7 +230,8 @@ def test_torchrun_two_processes_equal_one(eval_assets, tmp_path):
         timeout=240,
         env=env,
     )
-    assert run.returncode == 0, run.stderr[-3000:]
+    first_rank = [line for line in run.stderr.splitlines() if line.startswith("[rank0]")]
+    assert run.returncode == 0, "\n".join(first_rank[-30:]) + run.stderr[-3000:]
     # one thread, as each torchrun worker (OMP_NUM_THREADS=1): the same computation order, so
     # the same scores to the bit (a thread count can change how a convolution is summed)
     threads = torch.get_num_threads()
