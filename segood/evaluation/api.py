@@ -35,20 +35,6 @@ CAOS_SCORERS = ("msp", "branch", "background", "mc_dropout", "ae", "maxlogit")
 REFERENCE_SCALES = (300, 375, 450, 525, 600)
 
 
-def load_config(path: str, options: dict[str, Any] | None = None):
-    from mmengine.config import Config
-
-    if not Path(path).is_file():
-        raise SegoodError(f"config {path} not found; pass a file from configs/")
-    try:
-        cfg = Config.fromfile(path)
-    except Exception as err:  # syntax errors, bad _base_ paths
-        raise SegoodError(f"cannot read config {path}: {err}") from None
-    if options:
-        cfg.merge_from_dict(options)
-    return cfg
-
-
 def build_network(model_cfg: dict | None, checkpoint: str, device: str) -> torch.nn.Module:
     """A network with the checkpoint's weights, every key matching, in eval mode.
 
@@ -117,7 +103,9 @@ def choose_scorers(options: EvalOptions, has_branch: bool) -> tuple[list[str], l
 def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, Any] | None:
     """Run the evaluation of a model on every dataset of `options` (default: the config's
     `evaluation`); on rank 0 write one report over them and return the results."""
-    cfg = load_config(options.config, options.cfg_options)
+    from segood.engine.runner import read_config  # data_root=DIR reaches `evaluation` too
+
+    cfg = read_config(options.config, options.cfg_options)
     spec = evaluation_block(cfg, options.config)
     targets = model_targets(options, spec)  # names, roots, splits: checked first
     device = options.device or default_device()

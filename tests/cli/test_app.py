@@ -12,14 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from segood.cli import app, check_data, convert, demo, eval_cls, make_bdd, make_sprites, train
+from segood.cli import (
+    app,
+    check_data,
+    convert,
+    demo,
+    eval_caos,
+    eval_cls,
+    make_bdd,
+    make_sprites,
+    train,
+)
 from segood.errors import SegoodError
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "pspnet_r18-d8_1xb2-tiny_streethazards.py"
-# tools/<shim>.py -> its segood.cli module (tools/eval_caos.py joins when its logic moves here)
+# tools/<shim>.py -> its segood.cli module
 SHIMS = {
     "train": train,
+    "eval_caos": eval_caos,
     "eval_cls": eval_cls,
     "convert_checkpoint": convert,
     "check_data": check_data,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from segood.cli import eval_caos
 from tests.evaluation.conftest import CONFIG
-from tests.evaluation.test_eval_caos import load_tool
 
 
 @pytest.fixture(scope="module")
 def eval_main():
-    return load_tool().main
+    return eval_caos.main
 
 
 @pytest.mark.parametrize(

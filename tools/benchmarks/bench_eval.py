@@ -71,9 +71,10 @@ def timer(device: str, repeat: int):
 def build_networks(args) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
     """(PSPNet, its confidence-branch twin, autoencoder), random weights, eval mode."""
     if args.config:
-        from segood.evaluation.api import load_config, network_config
+        from segood.engine.runner import read_config
+        from segood.evaluation.api import network_config
 
-        cfg = {**network_config(load_config(args.config).model), "pretrained": None}
+        cfg = {**network_config(read_config(args.config).model), "pretrained": None}
     else:
         cfg = dict(type="PSPNet", encoder=args.encoder, num_classes=args.classes)
     nets = [build_model(cfg), build_model({**cfg, "confidence_branch": True}), AutoEncoder()]
