@@ -253,3 +253,48 @@ def test_scorer_settings_from_the_command_line(eval_assets, tmp_path, capsys):
     assert eval_caos.main([*args, "--out", str(tmp_path / "x"), "--set", "knn.k=3"]) == 2
     assert "not evaluated" in capsys.readouterr().err
     assert eval_caos.main([*args, "--out", str(tmp_path / "y"), "--set", "energy=3"]) == 2
+
+
+def test_cfg_options_data_root_reaches_the_evaluation(eval_assets, tmp_path, capsys):
+    """Issue 17: `--cfg-options data_root=DIR` points the config's `evaluation` record at DIR,
+    as it does every dataset of a training run (the config's own root does not exist here)."""
+    args = [CONFIG, "--checkpoint", str(eval_assets["psp"]), "--scorers", "msp", "--scales",
+            "full", "--no-progress", "--panels", "0"]  # fmt: skip
+    assert eval_caos.main([*args, "--out", str(tmp_path / "flag"), "--data-root",
+                           str(eval_assets["root"])]) == 0  # fmt: skip
+    options = ["--cfg-options", f"data_root={eval_assets['root']}"]
+    assert eval_caos.main([*args, "--out", str(tmp_path / "cfg"), *options]) == 0
+    by_flag = json.loads((tmp_path / "flag" / "results.json").read_text())["streethazards"]
+    by_cfg = json.loads((tmp_path / "cfg" / "results.json").read_text())["streethazards"]
+    assert by_cfg["caos"]["msp"]["images_used"] == 5  # the tiny test split of eval_assets
+    assert by_cfg["caos"] == by_flag["caos"]
+    capsys.readouterr()
+    assert eval_caos.main([*args, "--out", str(tmp_path / "none")]) == 2  # the config's root
+    assert "data/streethazards-tiny" in capsys.readouterr().err
+
+
+def test_pytorch_launcher_one_process_equals_none(eval_assets, tmp_path, monkeypatch):
+    """`--launcher pytorch` in one process started as torchrun would (gloo on the CPU): the
+    shared init_distributed joins the group and the run equals a plain one."""
+    import torch.distributed as dist
+
+    args = [CONFIG, "--checkpoint", str(eval_assets["psp"]), "--data-root",
+            str(eval_assets["root"]), "--scorers", "msp", "maxlogit", "--scales", "full",
+            "--no-progress", "--panels", "0", "--device", "cpu"]  # fmt: skip
+    with socket.socket() as sock:  # a free port: other test runs may share the machine
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    variables = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                 "MASTER_PORT": port, "CUDA_VISIBLE_DEVICES": ""}  # fmt: skip
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)  # restored after the test (--device cpu sets the last)
+    assert eval_caos.main([*args, "--out", str(tmp_path / "none")]) == 0
+    try:
+        assert eval_caos.main([*args, "--out", str(tmp_path / "ddp"), "--launcher", "pytorch"]) == 0
+        assert dist.is_initialized() and dist.get_backend() == "gloo"
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    one = json.loads((tmp_path / "none" / "results.json").read_text())["streethazards"]
+    ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())["streethazards"]
+    assert ddp["caos"] == one["caos"] and ddp["settings"]["processes"] == 1
