@@ -178,8 +178,6 @@ def eval_options(args: argparse.Namespace):
             "give CONFIG --checkpoint CKPT (a model), or --predictions DIR --dataset NAME "
             "--data-root ROOT (saved predictions)"
         )
-    if args.mc_passes < 2:
-        raise SegoodError(f"--mc-passes must be at least 2, got {args.mc_passes}")
     scales = None
     if args.scales is not None:
         scales = () if args.scales == ["full"] else tuple(_ints(args.scales, "--scales"))
@@ -218,6 +216,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     from segood.arguments import check_count, check_output_dir
 
     check_output_dir(args.out, "--out")
+    check_count(args.mc_passes, "--mc-passes", minimum=2)
     check_count(args.max_images, "--max-images")
     check_count(args.fit_images, "--fit-images")
     check_count(args.panels, "--panels", minimum=0)

@@ -22,6 +22,7 @@ def eval_main():
         (["--max-images", "0"], "--max-images must be at least 1, got 0"),
         (["--fit-images", "0"], "--fit-images must be at least 1, got 0"),
         (["--panels", "-1"], "--panels must be at least 0, got -1"),
+        (["--mc-passes", "1"], "--mc-passes must be at least 2, got 1"),
         (["--device", "cuda:99"], "--device cuda:99: "),
         (["--device", "gpu"], "--device 'gpu' is not a device"),
         (
