@@ -35,10 +35,6 @@ from segood.errors import SegoodError
 from segood.evaluation.protocols import protocol_names
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = parser(__doc__)
     add_config(p, "a config from configs/ (names the dataset and the model)", optional=True)
