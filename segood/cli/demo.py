@@ -36,6 +36,7 @@ CONFIGS = {
     "ae": "configs/demo/ae-c16_1xb4-150i_sim-demo-128x224.py",
 }
 
+
 @command("segood-demo", "rerun it to continue where it stopped")
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser(__doc__)

@@ -58,7 +58,7 @@ def add_config(parser: argparse.ArgumentParser, help: str, optional: bool = Fals
         default={},
         metavar="KEY=VALUE",
         help="override config keys, e.g. data_root=/data/sh train_cfg.max_iters=100 "
-        "(data_root reaches every dataset of the config)",
+        "(data_root reaches every dataset of the config and its evaluation record)",
     )
 
 

@@ -104,7 +104,7 @@ def choose_scorers(options: EvalOptions, has_branch: bool) -> tuple[list[str], l
 def evaluate(options: EvalOptions, rank: int = 0, world: int = 1) -> dict[str, Any] | None:
     """Run the evaluation of a model on every dataset of `options` (default: the config's
     `evaluation`); on rank 0 write one report over them and return the results."""
-    cfg = load_config(options.config, options.cfg_options)
+    cfg = load_config(options.config, options.cfg_options)  # data_root=DIR reaches `evaluation`
     spec = evaluation_block(cfg, options.config)
     targets = model_targets(options, spec)  # names, roots, splits: checked first
     device = options.device or default_device()

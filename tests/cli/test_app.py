@@ -12,14 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from segood.cli import app, check_data, convert, demo, eval_cls, make_bdd, make_sprites, train
+from segood.cli import (
+    app,
+    check_data,
+    convert,
+    demo,
+    eval_caos,
+    eval_cls,
+    make_bdd,
+    make_sprites,
+    train,
+)
 from segood.errors import SegoodError
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "pspnet_r18-d8_1xb2-tiny_streethazards.py"
-# tools/<shim>.py -> its segood.cli module (tools/eval_caos.py joins when its logic moves here)
+# tools/<shim>.py -> its segood.cli module
 SHIMS = {
     "train": train,
+    "eval_caos": eval_caos,
     "eval_cls": eval_cls,
     "convert_checkpoint": convert,
     "check_data": check_data,
@@ -91,8 +102,14 @@ def eval_cls_folders(tmp: Path, *extra: str) -> int:
     return eval_cls.main([*argv, "--synthetic", "gaussian", "--out", out, *extra])
 
 
+def eval_caos_model(tmp: Path, *extra: str) -> int:
+    argv = [str(CONFIG), "--checkpoint", str(tmp / "w.pth"), "--out", str(tmp / "o")]
+    return eval_caos.main([*argv, *extra])
+
+
 DEVICE_RUNS = {
     "train": lambda tmp: train.main([str(CONFIG), "--device", "gpu"]),
+    "eval_caos": lambda tmp: eval_caos_model(tmp, "--device", "gpu"),
     "eval_cls": lambda tmp: eval_cls_folders(tmp, "--device", "gpu"),
 }
 
@@ -205,6 +222,65 @@ def test_every_launcher_joins_a_process_group(launcher, variables, monkeypatch):
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("launcher", ["pytorch", "slurm", "mpi"])
+def test_same_missing_starter_error_in_train_and_eval(launcher, tmp_path, capsys, monkeypatch):
+    """Outside its starter, every launcher is one line, the same in both tools; nothing written."""
+    for name in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS", "OMPI_COMM_WORLD_RANK",
+                 "OMPI_COMM_WORLD_SIZE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    work = str(tmp_path / "o")
+    assert train.main([str(CONFIG), "--work-dir", work, "--launcher", launcher]) == 2
+    from_train = one_line(capsys)
+    assert eval_caos_model(tmp_path, "--launcher", launcher) == 2
+    assert one_line(capsys) == from_train
+    assert from_train.startswith(f"error: --launcher {launcher} needs the processes started by ")
+    assert not (tmp_path / "o").exists()
+
+
+def flag_help(text: str) -> dict[str, str]:
+    """Each option of a `--help` text -> its entry (the flag, its metavar or choices and its
+    help), whitespace removed: argparse wraps at a width that depends on the other flags."""
+    entries: dict[str, str] = {}
+    flag = None
+    for line in text.splitlines():
+        match = re.match(r"^ {2}(-[-\w]+)", line)
+        if match:
+            flag = match.group(1)
+            entries[flag] = ""
+        elif not line.startswith(" "):  # a section title or a blank line ends an entry
+            flag = None
+        if flag:
+            entries[flag] += "".join(line.split())
+    return entries
+
+
+COMMON_FLAGS = {  # tool -> (its main's argv for --help, the shared flags it takes)
+    "train": (train, [], ("--device", "--launcher", "--cfg-options")),
+    "eval_caos": (eval_caos, [], ("--device", "--launcher", "--cfg-options", "--no-progress")),
+    "eval_cls": (eval_cls, ["folders"], ("--device",)),
+    "check_data": (check_data, [], ("--no-progress",)),
+    "make_bdd_anomaly": (make_bdd, [], ("--no-progress",)),
+}
+
+
+def test_every_tool_answers_the_same_common_flags(capsys):
+    helps = {}
+    for tool, (module, argv, flags) in COMMON_FLAGS.items():
+        with pytest.raises(SystemExit):
+            module.main([*argv, "--help"])
+        entries = flag_help(capsys.readouterr().out)
+        helps[tool] = {flag: entries[flag] for flag in flags}
+    reference = {}  # each flag as the first tool above that takes it declares it
+    for entries in helps.values():
+        reference = {**entries, **reference}
+    assert reference["--launcher"].startswith("--launcher{none,pytorch,slurm,mpi}none:")
+    assert reference["--device"].startswith("--deviceDEVICEcpu,cuda,cuda:Normps")
+    assert reference["--cfg-options"].startswith("--cfg-optionsKEY=VALUE[KEY=VALUE...]override")
+    for tool, entries in helps.items():
+        for flag, entry in entries.items():
+            assert entry == reference[flag], (tool, flag)
 
 
 def test_mpi_needs_the_master_address(monkeypatch):

@@ -17,11 +17,11 @@ import h5py
 import numpy as np
 import pytest
 
+from segood.cli import eval_caos
 from segood.errors import SegoodError
 from segood.evaluation.benchmarks import LEADERBOARDS, dataset_specs
 from tests.data import trees
 from tests.evaluation.conftest import CONFIG
-from tests.evaluation.test_eval_caos import load_tool
 from tests.metrics.reference import sklearn_metrics
 
 SCORED = {  # raw label -> (scored = not void, anomalous), each benchmark's published encoding
@@ -128,7 +128,7 @@ def expected(name: str, frames: dict, official: bool) -> dict[str, float]:
 
 
 def run_tool(args: list[str], capsys) -> tuple[int, str, str]:
-    code = load_tool().main([*args, "--no-progress"])
+    code = eval_caos.main([*args, "--no-progress"])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -143,7 +143,7 @@ def all_in_one(benchmarks, tmp_path_factory):
     splits = ["test" if n == "lostandfound" else LEADERBOARDS[n].split for n in names]
     args = ["--predictions", f"m={base / 'preds' / 'm'}", "--dataset", *names, "--data-root",
             *roots, "--split", *splits, "--out", str(out), "--panels", "1"]  # fmt: skip
-    code = load_tool().main([*args, "--no-progress"])
+    code = eval_caos.main([*args, "--no-progress"])
     assert code == 0
     return out, json.loads((out / "results.json").read_text())
 
@@ -186,7 +186,7 @@ def test_pooled_protocol_equals_sklearn_on_the_raw_labels(benchmarks, tmp_path, 
     base, data = benchmarks
     root, frames = data[name]
     split = "test" if name == "lostandfound" else "validation"
-    code = load_tool().main(["--predictions", str(base / "preds" / "m" / name), "--dataset",
+    code = eval_caos.main(["--predictions", str(base / "preds" / "m" / name), "--dataset",
                              name, "--data-root", str(root), "--split", split, "--protocol",
                              "pooled", "--out", str(tmp_path), "--panels", "0",
                              "--no-progress"])  # fmt: skip

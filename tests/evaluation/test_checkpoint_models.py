@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from segood.cli import eval_caos
 from segood.data import build_dataset
 from segood.evaluation.api import EvalOptions, evaluate
 from segood.evaluation.runner import normalize
@@ -15,7 +16,6 @@ from segood.models import AutoEncoder, build_model, load_network
 from segood.models.convert import convert_csail, save_converted
 from segood.scorers import get
 from tests.evaluation.conftest import CONFIG
-from tests.evaluation.test_eval_caos import load_tool
 from tests.models.csail_reference import random_decoder, random_encoder
 
 REPO_DATASET = "configs/_base_/datasets/streethazards.py"
@@ -74,7 +74,7 @@ def test_config_without_model_takes_the_checkpoints_description(
 def run_tool(capsys, eval_assets, tmp_path, checkpoint, config=CONFIG) -> str:
     args = [config, "--checkpoint", str(checkpoint), "--data-root", str(eval_assets["root"])]
     args += ["--scales", "full", "--out", str(tmp_path), "--no-progress", "--panels", "0"]
-    assert load_tool().main(args) == 2
+    assert eval_caos.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "results.json").exists()

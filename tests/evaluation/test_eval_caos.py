@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import socket
 from pathlib import Path
@@ -7,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from segood.cli import eval_caos
 from segood.data import build_dataset
 from segood.evaluation.api import EvalOptions, evaluate
 from segood.evaluation.runner import normalize
@@ -14,13 +14,6 @@ from segood.metrics import ood_metrics
 from segood.models import build_model, load_model_weights
 from segood.scorers import get
 from tests.evaluation.conftest import CONFIG
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("eval_caos", "tools/eval_caos.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def options(assets, out, **kw):
@@ -63,8 +56,7 @@ def test_results_equal_an_independent_per_image_computation(eval_assets, tmp_pat
 
 
 def test_every_caos_scorer_and_protocol_through_the_tool(eval_assets, tmp_path, capsys):
-    tool = load_tool()
-    code = tool.main(
+    code = eval_caos.main(
         [
             CONFIG,
             "--checkpoint",
@@ -156,7 +148,7 @@ def test_bad_input_gives_one_clear_message(eval_assets, tmp_path, capsys, extra,
         "--panels",
         "0",
     ]
-    code = load_tool().main(args + extra)
+    code = eval_caos.main(args + extra)
     assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
@@ -237,7 +229,7 @@ def test_torchrun_two_processes_equal_one(eval_assets, tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert load_tool().main([*common, "--out", str(tmp_path / "one")]) == 0
+        assert eval_caos.main([*common, "--out", str(tmp_path / "one")]) == 0
     finally:
         torch.set_num_threads(threads)
     ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())["streethazards"]
@@ -251,15 +243,59 @@ def test_scorer_settings_from_the_command_line(eval_assets, tmp_path, capsys):
     args = [CONFIG, "--checkpoint", str(eval_assets["psp"]), "--scorers", "energy",
             "--data-root", str(eval_assets["root"]), "--scales", "full", "--no-progress",
             "--panels", "0"]  # fmt: skip
-    assert load_tool().main([*args, "--out", str(tmp_path / "t1")]) == 0
+    assert eval_caos.main([*args, "--out", str(tmp_path / "t1")]) == 0
     assert (
-        load_tool().main([*args, "--out", str(tmp_path / "t5"), "--set", "energy.temperature=5"])
-        == 0
+        eval_caos.main([*args, "--out", str(tmp_path / "t5"), "--set", "energy.temperature=5"]) == 0
     )
     t1 = json.loads((tmp_path / "t1" / "results.json").read_text())["streethazards"]
     t5 = json.loads((tmp_path / "t5" / "results.json").read_text())["streethazards"]
     assert "temperature=5" in t5["settings"]["scorer_settings"]["energy"]
     assert t1["caos"]["energy"] != t5["caos"]["energy"]
-    assert load_tool().main([*args, "--out", str(tmp_path / "x"), "--set", "knn.k=3"]) == 2
+    assert eval_caos.main([*args, "--out", str(tmp_path / "x"), "--set", "knn.k=3"]) == 2
     assert "not evaluated" in capsys.readouterr().err
-    assert load_tool().main([*args, "--out", str(tmp_path / "y"), "--set", "energy=3"]) == 2
+    assert eval_caos.main([*args, "--out", str(tmp_path / "y"), "--set", "energy=3"]) == 2
+
+
+def test_cfg_options_data_root_reaches_the_evaluation(eval_assets, tmp_path, capsys):
+    """Issue 17: `--cfg-options data_root=DIR` points the config's `evaluation` record at DIR,
+    as it does every dataset of a training run (the config's own root does not exist here)."""
+    args = [CONFIG, "--checkpoint", str(eval_assets["psp"]), "--scorers", "msp", "--scales",
+            "full", "--no-progress", "--panels", "0"]  # fmt: skip
+    assert eval_caos.main([*args, "--out", str(tmp_path / "flag"), "--data-root",
+                           str(eval_assets["root"])]) == 0  # fmt: skip
+    options = ["--cfg-options", f"data_root={eval_assets['root']}"]
+    assert eval_caos.main([*args, "--out", str(tmp_path / "cfg"), *options]) == 0
+    by_flag = json.loads((tmp_path / "flag" / "results.json").read_text())["streethazards"]
+    by_cfg = json.loads((tmp_path / "cfg" / "results.json").read_text())["streethazards"]
+    assert by_cfg["caos"]["msp"]["images_used"] == 5  # the tiny test split of eval_assets
+    assert by_cfg["caos"] == by_flag["caos"]
+    capsys.readouterr()
+    assert eval_caos.main([*args, "--out", str(tmp_path / "none")]) == 2  # the config's root
+    assert "data/streethazards-tiny" in capsys.readouterr().err
+
+
+def test_pytorch_launcher_one_process_equals_none(eval_assets, tmp_path, monkeypatch):
+    """`--launcher pytorch` in one process started as torchrun would (gloo on the CPU): the
+    shared init_distributed joins the group and the run equals a plain one."""
+    import torch.distributed as dist
+
+    args = [CONFIG, "--checkpoint", str(eval_assets["psp"]), "--data-root",
+            str(eval_assets["root"]), "--scorers", "msp", "maxlogit", "--scales", "full",
+            "--no-progress", "--panels", "0", "--device", "cpu"]  # fmt: skip
+    with socket.socket() as sock:  # a free port: other test runs may share the machine
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    variables = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                 "MASTER_PORT": port, "CUDA_VISIBLE_DEVICES": ""}  # fmt: skip
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)  # restored after the test (--device cpu sets the last)
+    assert eval_caos.main([*args, "--out", str(tmp_path / "none")]) == 0
+    try:
+        assert eval_caos.main([*args, "--out", str(tmp_path / "ddp"), "--launcher", "pytorch"]) == 0
+        assert dist.is_initialized() and dist.get_backend() == "gloo"
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    one = json.loads((tmp_path / "none" / "results.json").read_text())["streethazards"]
+    ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())["streethazards"]
+    assert ddp["caos"] == one["caos"] and ddp["settings"]["processes"] == 1

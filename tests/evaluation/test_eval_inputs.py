@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from segood.cli import eval_caos
 from tests.evaluation.conftest import CONFIG
-from tests.evaluation.test_eval_caos import load_tool
 
 
 @pytest.fixture(scope="module")
 def eval_main():
-    return load_tool().main
+    return eval_caos.main
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,7 @@ def eval_main():
         (["--max-images", "0"], "--max-images must be at least 1, got 0"),
         (["--fit-images", "0"], "--fit-images must be at least 1, got 0"),
         (["--panels", "-1"], "--panels must be at least 0, got -1"),
+        (["--mc-passes", "1"], "--mc-passes must be at least 2, got 1"),
         (["--device", "cuda:99"], "--device cuda:99: "),
         (["--device", "gpu"], "--device 'gpu' is not a device"),
         (

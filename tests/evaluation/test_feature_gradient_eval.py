@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from segood.cli import eval_caos
 from segood.data import build_dataset
 from segood.evaluation.inference import InferenceSettings, infer
 from segood.evaluation.model_source import ModelSource, normalize
@@ -15,7 +16,6 @@ from segood.models import build_model, load_model_weights
 from segood.scorers import get
 from segood.scorers.odin import odin
 from tests.evaluation.conftest import CONFIG
-from tests.evaluation.test_eval_caos import load_tool
 
 torch.set_num_threads(1)
 
@@ -122,7 +122,7 @@ def test_gradient_scores_equal_the_direct_call(eval_assets, tmp_path):
 def test_the_tool_runs_gradient_and_feature_scorers(eval_assets, tmp_path, capsys):
     out = tmp_path / "out"
     extra = ["odin", "mahalanobis", "knn", "vim", "pro_msp"]
-    code = load_tool().main(
+    code = eval_caos.main(
         [
             CONFIG,
             "--checkpoint",

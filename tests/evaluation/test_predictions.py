@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
+from segood.cli import eval_caos
 from segood.data import build_dataset
 from segood.evaluation.predictions_api import PredictionOptions, evaluate_predictions
 from segood.metrics.components import ComponentAccumulator
 from segood.scorers import get
 from tests.conftest import _bdd100k, _streethazards
-from tests.evaluation.test_eval_caos import load_tool
 from tests.metrics.reference import sklearn_metrics
 
 SH_IMAGES = "test/images/test"  # the published StreetHazards test image folder
@@ -197,7 +197,7 @@ def test_bad_folders_give_one_clear_message_and_write_nothing(sh, tmp_path, caps
     out = tmp_path / "out"
     args = ["--predictions", str(folder), "--dataset", "streethazards", "--data-root", str(sh),
             "--out", str(out), "--no-progress"]  # fmt: skip
-    assert load_tool().main(args) == 2
+    assert eval_caos.main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and str(folder) in err
     assert not out.exists()
@@ -257,7 +257,7 @@ def test_bad_command_lines(sh, tmp_path, capsys, args, message):
              "CONFIG": "configs/pspnet_r18-d8_1xb2-tiny_streethazards.py"}  # fmt: skip
     args = [a.split("=")[0] + "=" + str(paths[a.split("=")[1]]) if "=" in a and a.split("=")[1]
             in paths else str(paths.get(a, a)) for a in args]  # fmt: skip
-    code = load_tool().main([*args, "--out", str(tmp_path / "out"), "--no-progress"])
+    code = eval_caos.main([*args, "--out", str(tmp_path / "out"), "--no-progress"])
     assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err

@@ -95,20 +95,20 @@ def test_hdf5_scores_follow_segmentmeifyoucan(eval_assets, tmp_path):
 
 
 def test_resume_with_other_scorers_or_settings_is_refused(eval_assets, tmp_path, capsys):
-    from tests.evaluation.test_eval_caos import load_tool
+    from segood.cli import eval_caos
 
     args = ["configs/pspnet_r18-d8_1xb2-tiny_streethazards.py", "--checkpoint",
             str(eval_assets["psp"]), "--data-root", str(eval_assets["root"]), "--scales", "full",
             "--out", str(tmp_path), "--no-progress", "--panels", "0"]  # fmt: skip
-    assert load_tool().main([*args, "--scorers", "msp", "--max-images", "2"]) == 0
+    assert eval_caos.main([*args, "--scorers", "msp", "--max-images", "2"]) == 0
     capsys.readouterr()
-    assert load_tool().main([*args, "--scorers", "msp", "maxlogit", "--resume"]) == 2
+    assert eval_caos.main([*args, "--scorers", "msp", "maxlogit", "--resume"]) == 2
     err = capsys.readouterr().err
     assert "--resume needs the same scorers" in err and "--scorers msp" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert load_tool().main([*args, "--scorers", "msp", "--resume", "--mc-passes", "3"]) == 2
+    assert eval_caos.main([*args, "--scorers", "msp", "--resume", "--mc-passes", "3"]) == 2
     assert "other settings (source.settings differ" in capsys.readouterr().err
-    assert load_tool().main([*args, "--scorers", "msp", "--resume"]) == 0  # same: continues
+    assert eval_caos.main([*args, "--scorers", "msp", "--resume"]) == 0  # same: continues
     saved = json.loads((tmp_path / "results.json").read_text())["streethazards"]
     assert saved["caos"]["msp"]["images_used"] == 5
 

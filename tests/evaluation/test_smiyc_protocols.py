@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from segood.cli import eval_caos
 from segood.data import build_dataset
 from segood.evaluation.api import evaluate
 from segood.evaluation.runner import normalize
@@ -14,7 +15,7 @@ from segood.metrics.smiyc import TRACKS, SmiycPixelAccumulator, Track
 from segood.models import build_model, load_model_weights
 from segood.scorers import get
 from tests.evaluation.conftest import CONFIG
-from tests.evaluation.test_eval_caos import load_tool, options
+from tests.evaluation.test_eval_caos import options
 
 
 def score_maps(assets, names):
@@ -91,7 +92,7 @@ def test_shards_and_resume_equal_one_run_and_the_tool_prints_the_table(
             str(eval_assets["root"]), "--scales", "full", "--scorers", "msp", "--protocol",
             "smiyc-anomaly", "--out", str(tmp_path / "tool"), "--no-progress",
             "--panels", "0"]  # fmt: skip
-    assert load_tool().main(args) == 0
+    assert eval_caos.main(args) == 0
     printed = capsys.readouterr().out
     assert "smiyc-anomaly protocol" in printed and "mean F1" in printed and "AUPR" in printed
     saved = json.loads((tmp_path / "tool" / "results.json").read_text())["streethazards"]
