@@ -24,6 +24,7 @@ import sys
 import threading
 from pathlib import Path
 
+from segood.cli.app import command
 from segood.errors import SegoodError
 from sim import anomaly_set, leftovers, plan, splits, writer
 from sim.frame import GENERATOR_VERSION, Job, make_frame
@@ -93,6 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@command("sim.generate", "spawned actors were destroyed; rerun the same command to resume")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[sim.generate] %(message)s")
@@ -101,18 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, _term)
-    try:
-        return run(RunSpec.from_args(args))
-    except KeyboardInterrupt:
-        print(
-            "sim.generate: interrupted; spawned actors were destroyed. Rerun the same command "
-            "to resume.",
-            file=sys.stderr,
-        )
-        return 130
-    except SegoodError as exc:
-        print(f"sim.generate: error: {exc}", file=sys.stderr)
-        return 2
+    return run(RunSpec.from_args(args))
 
 
 def is_loopback(host: str, port: int) -> bool:

@@ -63,7 +63,7 @@ def _refused(port, out, *args, says=()):
     r = generate(port, out, *args, check=False)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sim.generate: error: "), r.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ")  # as every tool, r.stderr
     for text in says:
         assert text in lines[0], lines[0]
     return lines[0]
