@@ -73,6 +73,28 @@ def fit_to_model(
     return {k: v.contiguous() for k, v in {**state, **filled}.items()}, counters
 
 
+def pspnet_d8(
+    encoder: str, num_classes: int, stem_channels: list[int], aux_channels: int, aux_weight: float
+) -> dict:
+    """The description of a dilated (output stride 8) deep-stem PSPNet with a 512-wide PPM
+    decoder, as CSAIL's and mmsegmentation's checkpoints hold it (a plain dict)."""
+    return dict(
+        type="PSPNet",
+        encoder=encoder,
+        stem="deep",
+        stem_channels=stem_channels,
+        num_classes=num_classes,
+        output_stride=8,
+        bins=[1, 2, 3, 6],
+        decoder_channels=512,
+        ppm_channels=512,
+        dropout=0.1,
+        aux_weight=aux_weight,
+        aux_channels=aux_channels,
+        confidence_branch=False,
+    )
+
+
 def save_converted(
     path: str | Path, state: dict[str, Tensor], model_cfg: dict[str, Any], source: dict
 ) -> Path:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from segood.errors import SegoodError
-from segood.models.convert.common import fit_to_model, read_foreign_state, rename
+from segood.models.convert.common import fit_to_model, pspnet_d8, read_foreign_state, rename
 from segood.models.encoders import RESNET_CHANNELS
 from segood.models.resnet import CSAIL_STEM, DEPTHS
 
@@ -37,21 +37,8 @@ DECODER_RULES = [
 def csail_model(encoder: str, num_classes: int) -> dict:
     """The model description of the reference's PSPNet on `encoder` (a plain dict)."""
     fc_dim = RESNET_CHANNELS[encoder][1]  # 2048 for ResNet-50/101, 512 for ResNet-18
-    return dict(
-        type="PSPNet",
-        encoder=encoder,
-        stem="deep",
-        stem_channels=list(CSAIL_STEM),
-        num_classes=num_classes,
-        output_stride=8,
-        bins=[1, 2, 3, 6],
-        decoder_channels=512,
-        ppm_channels=512,
-        dropout=0.1,
-        aux_weight=0.4,  # the reference's deep_sup_scale
-        aux_channels=fc_dim // 4,
-        confidence_branch=False,
-    )
+    # aux_weight 0.4: the reference's deep_sup_scale
+    return pspnet_d8(encoder, num_classes, list(CSAIL_STEM), fc_dim // 4, aux_weight=0.4)
 
 
 def resnet_depth(state: dict) -> str | None:

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from segood.errors import SegoodError
-from segood.models.convert.common import fit_to_model, read_foreign_state, rename
+from segood.models.convert.common import fit_to_model, pspnet_d8, read_foreign_state, rename
 from segood.models.convert.csail import resnet_depth
 
 RULES = [
@@ -50,21 +50,8 @@ ENCODERS = ("resnet50", "resnet101")
 
 def mmseg_model(encoder: str, num_classes: int, stem: list[int], aux_channels: int) -> dict:
     """The model description of mmsegmentation's PSPNet-d8 on `encoder` (a plain dict)."""
-    return dict(
-        type="PSPNet",
-        encoder=encoder,
-        stem="deep",
-        stem_channels=stem,
-        num_classes=num_classes,
-        output_stride=8,
-        bins=[1, 2, 3, 6],
-        decoder_channels=512,
-        ppm_channels=512,
-        dropout=0.1,
-        aux_weight=0.4 if aux_channels else 0.0,
-        aux_channels=aux_channels or 256,
-        confidence_branch=False,
-    )
+    weight = 0.4 if aux_channels else 0.0
+    return pspnet_d8(encoder, num_classes, stem, aux_channels or 256, aux_weight=weight)
 
 
 def _shape(state: dict, key: str, path: str | Path, dim: int = 0) -> int:
