@@ -113,9 +113,10 @@ class EnergyBounded(Objective):
 
     def forward(self, out: SegOutput, target: Tensor) -> dict[str, Tensor]:
         logits, w = out.logits, self.weight
-        if bool(self.margins.isnan().any()):
+        m_in, m_out = self.margins.tolist()  # one device sync per step
+        if math.isnan(m_in) or math.isnan(m_out):
             self.set_margins(logits, target)
-        m_in, m_out = (float(v) for v in self.margins)
+            m_in, m_out = self.margins.tolist()
         if math.isnan(m_in):  # no in-distribution pixel in the batch yet: nothing to learn
             return {"loss_ce": (logits * 0).sum()}
         res = energy_bounded_loss(
