@@ -14,7 +14,12 @@ from torch import Tensor
 
 from segood.errors import SegoodError
 from segood.io import atomic_write_bytes
-from segood.models.state_dicts import as_state_dict, read_weights_file, short_list
+from segood.models.state_dicts import (
+    as_state_dict,
+    read_weights_file,
+    shape_mismatches,
+    short_list,
+)
 
 Rule = tuple[str, str]  # (regex on the whole source key, replacement)
 
@@ -59,10 +64,10 @@ def fit_to_model(
     extra = [k for k in state if k not in expected]
     if extra:
         problems.append(f"{len(extra)} keys the network lacks ({short_list(extra)})")
-    bad = [(k, v.shape, expected[k].shape) for k, v in state.items() if k in expected]
-    bad = [f"{k}: file {list(a)} vs network {list(b)}" for k, a, b in bad if a != b]
+    bad = shape_mismatches(state, expected)
     if bad:
-        problems.append(f"{len(bad)} shape mismatches ({'; '.join(bad[:3])})")
+        detail = "; ".join(f"{k}: file {list(a)} vs network {list(b)}" for k, a, b in bad[:3])
+        problems.append(f"{len(bad)} shape mismatches ({detail})")
     counters = [k for k in expected if k not in state and k.endswith("num_batches_tracked")]
     missing = [k for k in expected if k not in state and k not in counters]
     if missing:
